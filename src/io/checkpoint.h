@@ -1,0 +1,42 @@
+/* Model checkpoints as safetensors files with PyTorch's state_dict names, so that a torchvision
+ * or timm ResNet state_dict saved as safetensors loads as a backbone and our files load in
+ * PyTorch. The "__metadata__" records what is needed to rebuild the model and its input:
+ * format ("relage-checkpoint"), relage_version, arch, head, width, input, hidden, rn_literal,
+ * mean, std (comma-separated, RGB) and crop (the face-crop policy). */
+#ifndef RELAGE_IO_CHECKPOINT_H
+#define RELAGE_IO_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "io/safetensors.h"
+#include "nn/resnet.h"
+#include "relage.h"
+
+/* Missing (in the model, not in the file) and unexpected (in the file, not in the model)
+ * tensors of a load; names lists them comma-separated, truncated with "..." when long. */
+typedef struct checkpoint_report {
+    size_t loaded, missing, unexpected;
+    char missing_names[512];
+    char unexpected_names[512];
+} checkpoint_report;
+
+/* Writes every tensor of the model (parameters, running statistics, num_batches_tracked) and
+ * the metadata, atomically: on failure an existing file at path is left unchanged. */
+relage_status checkpoint_save(const model *m, const char *path);
+
+/* Reads the metadata of a relage checkpoint into a model configuration (which
+ * model_create then builds). RELAGE_ERR_FORMAT if the file is not a relage checkpoint. */
+relage_status checkpoint_read_config(const char *path, model_config *config);
+
+/* Loads the tensors of file whose names are prefix + the model's names. A tensor of the wrong
+ * shape or dtype is always an error naming it (RELAGE_ERR_MISMATCH), and the model is then
+ * left unchanged. With strict, any missing or unexpected tensor is an error too; without,
+ * they are only counted in report (which may be NULL), e.g. to load a torchvision backbone,
+ * whose fc.* is unexpected and whose heads are missing. */
+relage_status checkpoint_load_from(model *m, const safetensors_file *file, const char *prefix,
+                                   int strict, checkpoint_report *report);
+
+/* Opens path and loads it with no prefix. */
+relage_status checkpoint_load(model *m, const char *path, int strict, checkpoint_report *report);
+
+#endif
