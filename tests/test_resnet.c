@@ -113,7 +113,7 @@ static void test_model(resnet_arch arch, head_kind head, float width, double tol
         free(want);
     }
     check_tensors(f, m, "grad", TENSOR_PARAM, m->grads, tol, 0);
-    check_tensors(f, m, "state", TENSOR_BUFFER, m->buffers, 1e-4, 0);
+    check_tensors(f, m, "state", TENSOR_BUFFER, m->buffers, out_tol, 0);
     for (size_t i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].kind == TENSOR_COUNTER) CHECK_INT_EQ(m->counters[m->tensors[i].offset], 1);
     model_free(m);

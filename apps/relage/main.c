@@ -1,1 +1,56 @@
-int main(void) { return 0; }
+/* relage: apparent-age estimation. Dispatches to one subcommand. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "relage.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "relage %s: apparent-age estimation (Teh & Taylor, CRV 2019)\n"
+            "\n"
+            "usage: relage COMMAND [OPTIONS]\n"
+            "\n"
+            "commands:\n"
+            "  bench     time the network's forward pass or training step on random data\n"
+            "  version   print the version\n"
+            "  help      print this help\n"
+            "\n"
+            "Run 'relage COMMAND --help' for a command's options.\n",
+            relage_version());
+}
+
+int parse_int_option(const char *name, const char *text, long lo, long hi, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "relage: %s expects an integer in %ld..%ld, got '%s'\n", name, lo, hi,
+                text ? text : "");
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("relage %s\n", relage_version());
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "relage: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

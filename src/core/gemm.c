@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MR = 6, NR = 32, MC = 72, KC = 256, NC = 512 };
+enum { MR = 6, NR = 32, MC = 72, KC = 256, NC = 512, CHUNK = 128 };
 
 /* The packed B panel is owned by the calling thread and reused across calls. */
 static _Thread_local float *packed_b;
@@ -52,7 +52,8 @@ static void pack_a(float *Ap, const float *A, size_t lda, int trans_a, size_t i0
     }
 }
 
-/* C tile (rows x cols <= MR x NR) += Ap block (kc, MR) * Bp strip (kc, NR with stride ncp). */
+/* C tile (rows x cols <= MR x NR) += Ap block (kc, MR) * Bp strip (kc, NR with stride ncp).
+ * Plain loops that the compiler vectorises for each clone's vector width. */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void
 kernel(size_t kc, const float *Ap, const float *Bp, size_t ncp, float *C, size_t ldc,
        size_t rows, size_t cols) {
@@ -60,10 +61,8 @@ kernel(size_t kc, const float *Ap, const float *Bp, size_t ncp, float *C, size_t
     for (size_t k = 0; k < kc; k++) {
         const float *b = Bp + k * ncp;
         const float *a = Ap + k * MR;
-        for (int r = 0; r < MR; r++) {
-            float ar = a[r];
-            for (int c = 0; c < NR; c++) acc[r][c] += ar * b[c];
-        }
+        for (int r = 0; r < MR; r++)
+            for (int c = 0; c < NR; c++) acc[r][c] += a[r] * b[c];
     }
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) C[r * ldc + c] += acc[r][c];
@@ -94,16 +93,19 @@ void gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, c
         for (size_t k0 = 0; k0 < K; k0 += KC) {
             size_t kc = K - k0 < KC ? K - k0 : KC;
             pack_b(Bp, B, ldb, trans_b, k0, j0, kc, nc);
-            size_t blocks = (M + MC - 1) / MC;
+            /* Tasks are (row block, column chunk) pairs so that a short, wide product still
+             * spreads over all threads; each task packs its own A block. */
+            size_t row_blocks = (M + MC - 1) / MC, col_chunks = (nc + CHUNK - 1) / CHUNK;
+            size_t tasks = row_blocks * col_chunks;
 #pragma omp parallel for schedule(dynamic) if (M * nc * kc > 65536)
-            for (size_t blk = 0; blk < blocks; blk++) {
+            for (size_t task = 0; task < tasks; task++) {
                 float Ap[MC * KC] __attribute__((aligned(64)));
-                size_t i0 = blk * MC;
-                size_t mc = M - i0 < MC ? M - i0 : MC;
+                size_t i0 = task / col_chunks * MC, c0 = task % col_chunks * CHUNK;
+                size_t mc = M - i0 < MC ? M - i0 : MC, c1 = nc - c0 < CHUNK ? nc : c0 + CHUNK;
                 pack_a(Ap, A, lda, trans_a, i0, k0, mc, kc, alpha);
                 for (size_t ib = 0; ib < mc; ib += MR) {
                     size_t rows = mc - ib < MR ? mc - ib : MR;
-                    for (size_t jb = 0; jb < nc; jb += NR) {
+                    for (size_t jb = c0; jb < c1; jb += NR) {
                         size_t cols = nc - jb < NR ? nc - jb : NR;
                         kernel(kc, Ap + ib * kc, Bp + jb, ncp, C + (i0 + ib) * ldc + j0 + jb,
                                ldc, rows, cols);

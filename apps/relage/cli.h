@@ -1,0 +1,27 @@
+/* The relage command line: one cmd_* per subcommand, the only code that prints or exits. */
+#ifndef RELAGE_CLI_H
+#define RELAGE_CLI_H
+
+#include <stdint.h>
+
+int cmd_bench(int argc, char **argv);
+
+/* Parses a whole decimal integer in [lo, hi] for option `name`; prints an error and returns 0
+ * on failure. */
+int parse_int_option(const char *name, const char *text, long lo, long hi, long *out);
+
+/* Progress on stderr for long jobs: "label done/total rate unit/s ETA". Prints at most a few
+ * times a second, and a final line on finish. Silent when quiet is set. */
+typedef struct progress {
+    const char *label, *unit;
+    long total;
+    double start, last_print;
+    int quiet;
+} progress;
+
+double now_seconds(void);
+void progress_start(progress *p, const char *label, const char *unit, long total, int quiet);
+void progress_update(progress *p, long done);
+void progress_finish(progress *p, long done);
+
+#endif

@@ -1,0 +1,40 @@
+/* Progress lines on stderr: done/total, rate and ETA, redrawn in place on a terminal. */
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void progress_start(progress *p, const char *label, const char *unit, long total, int quiet) {
+    p->label = label;
+    p->unit = unit;
+    p->total = total;
+    p->start = p->last_print = now_seconds();
+    p->quiet = quiet;
+}
+
+static void print_line(const progress *p, long done, double t, const char *end) {
+    double elapsed = t - p->start, rate = elapsed > 0 ? (double)done / elapsed : 0;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+    fprintf(stderr, "%s%s %ld/%ld %s, %.2f %s/s, elapsed %.1fs, ETA %.1fs%s",
+            isatty(STDERR_FILENO) ? "\r" : "", p->label, done, p->total, p->unit, rate, p->unit,
+            elapsed, eta, end);
+    fflush(stderr);
+}
+
+void progress_update(progress *p, long done) {
+    double t = now_seconds();
+    if (p->quiet || t - p->last_print < (isatty(STDERR_FILENO) ? 0.2 : 5.0)) return;
+    p->last_print = t;
+    print_line(p, done, t, isatty(STDERR_FILENO) ? "" : "\n");
+}
+
+void progress_finish(progress *p, long done) {
+    if (!p->quiet) print_line(p, done, now_seconds(), "\n");
+}
