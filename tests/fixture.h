@@ -21,9 +21,8 @@ __attribute__((unused)) static safetensors_file *fixture_open(const char *file) 
 }
 
 /* The tensor name (printf-style) as floats; *numel receives its size if not NULL. */
-__attribute__((format(printf, 3, 4), unused)) static float *fixture_get(const safetensors_file *f,
-                                                                size_t *numel, const char *fmt,
-                                                                ...) {
+__attribute__((format(printf, 3, 4), unused)) static float *
+fixture_get(const safetensors_file *f, size_t *numel, const char *fmt, ...) {
     char name[256];
     va_list ap;
     va_start(ap, fmt);
@@ -45,9 +44,9 @@ __attribute__((format(printf, 3, 4), unused)) static float *fixture_get(const sa
 
 /* Tests `got` (n floats) against the fixture tensor of that name. */
 __attribute__((format(printf, 6, 7), unused)) static int fixture_check(const safetensors_file *f,
-                                                               const float *got, size_t n,
-                                                               double rtol, double atol,
-                                                               const char *fmt, ...) {
+                                                                       const float *got, size_t n,
+                                                                       double rtol, double atol,
+                                                                       const char *fmt, ...) {
     char name[256];
     va_list ap;
     va_start(ap, fmt);

@@ -14,65 +14,65 @@
 static int test_failures;
 static int test_checks;
 
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        test_checks++;                                                                          \
-        if (!(cond)) {                                                                          \
-            test_failures++;                                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);            \
-        }                                                                                       \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (!(cond)) {                                                                             \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT_EQ(a, b)                                                                      \
-    do {                                                                                        \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                   \
-        test_checks++;                                                                          \
-        if (va_ != vb_) {                                                                       \
-            test_failures++;                                                                    \
-            fprintf(stderr, "%s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a,  \
-                    #b, va_, vb_);                                                              \
-        }                                                                                       \
+#define CHECK_INT_EQ(a, b)                                                                         \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        test_checks++;                                                                             \
+        if (va_ != vb_) {                                                                          \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld vs %lld\n", __FILE__, __LINE__, #a, #b,  \
+                    va_, vb_);                                                                     \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                                   \
-    do {                                                                                        \
-        double va_ = (double)(a), vb_ = (double)(b);                                            \
-        test_checks++;                                                                          \
-        if (!(fabs(va_ - vb_) <= (tol))) {                                                      \
-            test_failures++;                                                                    \
-            fprintf(stderr, "%s:%d: %s ~ %s failed: %.9g vs %.9g (tol %g)\n", __FILE__,        \
-                    __LINE__, #a, #b, va_, vb_, (double)(tol));                                 \
-        }                                                                                       \
+#define CHECK_NEAR(a, b, tol)                                                                      \
+    do {                                                                                           \
+        double va_ = (double)(a), vb_ = (double)(b);                                               \
+        test_checks++;                                                                             \
+        if (!(fabs(va_ - vb_) <= (tol))) {                                                         \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: %s ~ %s failed: %.9g vs %.9g (tol %g)\n", __FILE__, __LINE__,  \
+                    #a, #b, va_, vb_, (double)(tol));                                              \
+        }                                                                                          \
     } while (0)
 
 /* Checks a call returned RELAGE_OK; prints the error text if not. */
-#define CHECK_OK(call)                                                                          \
-    do {                                                                                        \
-        relage_status st_ = (call);                                                             \
-        test_checks++;                                                                          \
-        if (st_ != RELAGE_OK) {                                                                 \
-            test_failures++;                                                                    \
-            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,           \
-                    relage_status_string(st_), relage_last_error());                            \
-        }                                                                                       \
+#define CHECK_OK(call)                                                                             \
+    do {                                                                                           \
+        relage_status st_ = (call);                                                                \
+        test_checks++;                                                                             \
+        if (st_ != RELAGE_OK) {                                                                    \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,               \
+                    relage_status_string(st_), relage_last_error());                               \
+        }                                                                                          \
     } while (0)
 
 /* Checks a call failed with the given status; prints the error text either way for review. */
-#define CHECK_FAILS(call, status)                                                               \
-    do {                                                                                        \
-        relage_status st_ = (call);                                                             \
-        test_checks++;                                                                          \
-        if (st_ != (status)) {                                                                  \
-            test_failures++;                                                                    \
-            fprintf(stderr, "%s:%d: %s returned %s, expected %s (%s)\n", __FILE__, __LINE__,   \
-                    #call, relage_status_string(st_), relage_status_string(status),             \
-                    relage_last_error());                                                       \
-        }                                                                                       \
+#define CHECK_FAILS(call, status)                                                                  \
+    do {                                                                                           \
+        relage_status st_ = (call);                                                                \
+        test_checks++;                                                                             \
+        if (st_ != (status)) {                                                                     \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s (%s)\n", __FILE__, __LINE__,       \
+                    #call, relage_status_string(st_), relage_status_string(status),                \
+                    relage_last_error());                                                          \
+        }                                                                                          \
     } while (0)
 
 /* |got - want| <= atol + rtol * |want| elementwise. Prints max abs/rel error and the first
  * mismatches on failure. Returns 1 when close. */
-#define CHECK_ALLCLOSE(what, got, want, n, rtol, atol)                                          \
+#define CHECK_ALLCLOSE(what, got, want, n, rtol, atol)                                             \
     test_allclose(__FILE__, __LINE__, what, got, want, n, rtol, atol)
 
 static inline int test_allclose(const char *file, int line, const char *what, const float *got,

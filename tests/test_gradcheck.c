@@ -68,8 +68,12 @@ static double conv_loss(void *p) {
 static void gradcheck_conv(conv2d_shape s) {
     size_t n_in = (size_t)s.B * s.C * s.H * s.W, n_w = (size_t)s.OC * s.C * s.KH * s.KW;
     size_t n_out = (size_t)s.B * s.OC * conv2d_out_h(&s) * conv2d_out_w(&s);
-    conv_ctx c = {s, randn(n_in, 1), randn(n_w, 0.3f), randn((size_t)s.OC, 1),
-                  malloc(n_out * sizeof(float)), randn(n_out, 1),
+    conv_ctx c = {s,
+                  randn(n_in, 1),
+                  randn(n_w, 0.3f),
+                  randn((size_t)s.OC, 1),
+                  malloc(n_out * sizeof(float)),
+                  randn(n_out, 1),
                   malloc((conv2d_scratch_floats(&s) + 1) * sizeof(float))};
     float *dinp = malloc(n_in * sizeof(float)), *dw = calloc(n_w, sizeof(float));
     float *db = calloc((size_t)s.OC, sizeof(float));
@@ -164,8 +168,8 @@ static double age_loss_value(void *p) {
     loss_ctx *c = p;
     float dreg[4], dlogits[4 * AGE_CLASSES], probs[4 * AGE_CLASSES], e[4], de[4];
     int labels[4];
-    return age_loss_forward_backward(dreg, dlogits, probs, e, labels, de, c->reg,
-                                             c->logits, c->age, 4)
+    return age_loss_forward_backward(dreg, dlogits, probs, e, labels, de, c->reg, c->logits, c->age,
+                                     4)
         .total;
 }
 
@@ -195,10 +199,13 @@ static double rng_loss(void *p) {
 static void gradcheck_rng(void) {
     rng_head_shape s = {2, 3, 2, 3, 5};
     size_t D = 5, H = 5, nf = 2 * 3 * 6;
-    rng_ctx c = {s, {randn(H * D, 0.5f), randn(H, 0.5f), randn(H * D, 0.5f), randn(H * H, 0.5f),
-                     randn(H, 0.5f), randn(H * H, 0.5f), randn(H, 0.5f)},
-                 randn(nf, 1), malloc(rng_head_act_floats(&s) * sizeof(float)), randn(2 * H, 1)};
-    float *g[7] = {calloc(H * D, 4), calloc(H, 4), calloc(H * D, 4), calloc(H * H, 4),
+    rng_ctx c = {s,
+                 {randn(H * D, 0.5f), randn(H, 0.5f), randn(H * D, 0.5f), randn(H * H, 0.5f),
+                  randn(H, 0.5f), randn(H * H, 0.5f), randn(H, 0.5f)},
+                 randn(nf, 1),
+                 malloc(rng_head_act_floats(&s) * sizeof(float)),
+                 randn(2 * H, 1)};
+    float *g[7] = {calloc(H * D, 4), calloc(H, 4),     calloc(H * D, 4), calloc(H * H, 4),
                    calloc(H, 4),     calloc(H * H, 4), calloc(H, 4)};
     rng_head_params gp = {g[0], g[1], g[2], g[3], g[4], g[5], g[6]};
     float *dfeat = malloc(nf * sizeof(float));
@@ -206,7 +213,7 @@ static void gradcheck_rng(void) {
     rng_loss(&c);
     rng_head_backward(dfeat, &gp, c.w, c.acts, &c.p, &s, scratch);
     check_fd("rng dfeat", rng_loss, &c, c.feat, dfeat, nf);
-    float *params[7] = {c.p.g1a_weight, c.p.g1a_bias, c.p.g1b_weight, c.p.g2_weight,
+    float *params[7] = {c.p.g1a_weight, c.p.g1a_bias,  c.p.g1b_weight, c.p.g2_weight,
                         c.p.g2_bias,    c.p.f1_weight, c.p.f1_bias};
     static const size_t sizes[7] = {25, 5, 25, 25, 5, 25, 5};
     for (int i = 0; i < 7; i++) {

@@ -79,7 +79,8 @@ static void test_relu(const safetensors_file *f) {
 static void test_maxpool(const safetensors_file *f, const char *name, int side) {
     int B = 2, C = 3, o = maxpool_out_size(side);
     size_t n_in = (size_t)B * C * side * side, n_out = (size_t)B * C * o * o;
-    float *inp = fixture_get(f, NULL, "%s.inp", name), *dout = fixture_get(f, NULL, "%s.dout", name);
+    float *inp = fixture_get(f, NULL, "%s.inp", name),
+          *dout = fixture_get(f, NULL, "%s.dout", name);
     float *out = calloc(n_out, sizeof(float)), *dinp = calloc(n_in, sizeof(float));
     int32_t *arg = calloc(n_out, sizeof(int32_t));
     maxpool_forward(out, arg, inp, B, C, side, side);
@@ -168,12 +169,16 @@ static void test_head_rn(const safetensors_file *f, int literal) {
     float *feat = fixture_get(f, NULL, "head_rn.feat");
     float z[B * 2 * C], dz[B * 2 * C], dfeat[B * C * N];
     double scratch[C * N];
-    if (literal) rn_literal_forward(z, feat, B, C, N, scratch);
-    else rn_fast_forward(z, feat, B, C, N);
+    if (literal)
+        rn_literal_forward(z, feat, B, C, N, scratch);
+    else
+        rn_fast_forward(z, feat, B, C, N);
     fixture_check(f, z, B * 2 * C, RTOL, ATOL, "head_rn.z");
     outputs_check(f, "head_rn", z, dz, B, 2 * C);
-    if (literal) rn_literal_backward(dfeat, dz, B, C, N, scratch);
-    else rn_fast_backward(dfeat, dz, B, C, N);
+    if (literal)
+        rn_literal_backward(dfeat, dz, B, C, N, scratch);
+    else
+        rn_fast_backward(dfeat, dz, B, C, N);
     fixture_check(f, dfeat, B * C * N, RTOL, ATOL, "head_rn.dfeat");
     free(feat);
 }
@@ -181,7 +186,7 @@ static void test_head_rn(const safetensors_file *f, int literal) {
 static void test_head_rng(const safetensors_file *f, const char *name, int h, int w) {
     rng_head_shape s = {2, 6, h, w, 8};
     size_t D = 8, n_feat = (size_t)2 * 6 * h * w;
-    const char *params[7] = {"g1a.weight", "g1a.bias", "g1b.weight", "g2.weight",
+    const char *params[7] = {"g1a.weight", "g1a.bias",  "g1b.weight", "g2.weight",
                              "g2.bias",    "f1.weight", "f1.bias"};
     float *p[7], *g[7];
     for (int i = 0; i < 7; i++) {

@@ -10,12 +10,13 @@
  * max |got - want| <= tol * max |want|, with tol 1e-3 for ResNet-18 and 2e-2 for ResNet-50; the
  * generator measured float32 PyTorch itself at up to 2e-5 and 6e-3 of the tensor maximum on
  * these inputs (BatchNorm over 2 images of 2x2 cells in the last stage is ill-conditioned). */
+#include <malloc.h>
 #include <math.h>
 
+#include "core/rng.h"
 #include "fixture.h"
 #include "io/checkpoint.h"
 #include "nn/heads.h"
-#include "core/rng.h"
 #include "nn/resnet.h"
 
 /* max |got - want| <= tol * max |want| */
@@ -64,8 +65,10 @@ static void check_tensors(const safetensors_file *f, const model *m, const char 
         char name[160];
         snprintf(name, sizeof name, "%s.%s", prefix, t->name);
         float *want = fixture_get(f, NULL, "%s", name);
-        if (mostly) count_close(base + t->offset, want, t->numel, tol);
-        else check_scaled(name, base + t->offset, want, t->numel, tol);
+        if (mostly)
+            count_close(base + t->offset, want, t->numel, tol);
+        else
+            check_scaled(name, base + t->offset, want, t->numel, tol);
         free(want);
     }
 }
@@ -115,7 +118,8 @@ static void test_model(resnet_arch arch, head_kind head, float width, double tol
     check_tensors(f, m, "grad", TENSOR_PARAM, m->grads, tol, 0);
     check_tensors(f, m, "state", TENSOR_BUFFER, m->buffers, out_tol, 0);
     for (size_t i = 0; i < m->n_tensors; i++)
-        if (m->tensors[i].kind == TENSOR_COUNTER) CHECK_INT_EQ(m->counters[m->tensors[i].offset], 1);
+        if (m->tensors[i].kind == TENSOR_COUNTER)
+            CHECK_INT_EQ(m->counters[m->tensors[i].offset], 1);
     model_free(m);
 
     static const char *const names[2] = {"rmsprop", "adamw"};
@@ -131,8 +135,8 @@ static void test_model(resnet_arch arch, head_kind head, float width, double tol
         snprintf(what, sizeof what, "%s_state", names[k]);
         check_tensors(f, m, what, TENSOR_BUFFER, m->buffers, tol, 1);
         double fraction = (double)mostly_close / (double)mostly_total;
-        printf("%s after 3 %s steps: %.4f%% of %zu values within %g of their tensor's max\n",
-               file, names[k], 100.0 * fraction, mostly_total, tol);
+        printf("%s after 3 %s steps: %.4f%% of %zu values within %g of their tensor's max\n", file,
+               names[k], 100.0 * fraction, mostly_total, tol);
         CHECK(fraction >= 0.99);
         optimizer_free(opt);
         model_free(m);
@@ -217,8 +221,8 @@ static void test_rn_paths(int input) {
         if (t->kind != TENSOR_PARAM) continue;
         int head = strncmp(t->name, "fc_", 3) == 0;
         if (head)
-            CHECK_ALLCLOSE(t->name, literal->grads + t->offset, fast->grads + t->offset,
-                           t->numel, 1e-5, 1e-8);
+            CHECK_ALLCLOSE(t->name, literal->grads + t->offset, fast->grads + t->offset, t->numel,
+                           1e-5, 1e-8);
         else
             check_scaled(t->name, literal->grads + t->offset, fast->grads + t->offset, t->numel,
                          1e-4);
@@ -253,7 +257,31 @@ static void test_rn_head_paths(int side) {
     free(feat), free(dz), free(z1), free(z2), free(d1), free(d2), free(scratch);
 }
 
+/* After the first step, training steps allocate nothing: the heap in use stays the same. */
+static void test_no_allocation_in_step(void) {
+    model_config c = model_default_config();
+    c.arch = RESNET50, c.head = HEAD_RNG, c.width = 1.0f / 32, c.input = 64, c.hidden = 16;
+    model *m = NULL;
+    optimizer *opt = NULL;
+    optim_config oc = optim_default_config(OPTIM_ADAMW);
+    CHECK_OK(model_create(&m, &c, NULL));
+    CHECK_OK(model_reserve(m, 2));
+    CHECK_OK(optimizer_create(&opt, &oc, m->n_params));
+    float *x = calloc((size_t)2 * 3 * 64 * 64, sizeof(float)), age[2] = {30.0f, 40.0f};
+    model_train_step(m, opt, x, age, 2, 1e-4f);
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 3; i++) model_train_step(m, opt, x, age, 2, 1e-4f);
+    CHECK_OK(model_reserve(m, 2)); /* same capacity: nothing to do */
+    struct mallinfo2 after = mallinfo2();
+    CHECK_INT_EQ(after.uordblks, before.uordblks);
+    CHECK_INT_EQ(after.hblkhd, before.hblkhd);
+    free(x);
+    optimizer_free(opt);
+    model_free(m);
+}
+
 int main(void) {
+    test_no_allocation_in_step();
     test_torchvision_names();
     test_rn_head_paths(7);
     test_rn_head_paths(4);

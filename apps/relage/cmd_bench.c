@@ -8,28 +8,29 @@
 
 #include "cli.h"
 #include "core/rng.h"
+#include "io/checkpoint.h"
 #include "nn/resnet.h"
 
 static void bench_usage(FILE *out) {
-    fprintf(out,
-            "usage: relage bench [OPTIONS]\n"
-            "\n"
-            "  --arch NAME       resnet18, resnet34 or resnet50 (default resnet50)\n"
-            "  --head NAME       base, rn or rng (default base)\n"
-            "  --rn-literal      rn: run the literal all-pairs computation\n"
-            "  --input N         input side, a multiple of 32 (default 224)\n"
-            "  --width W         channel width multiplier (default 1)\n"
-            "  --hidden N        rng hidden size (default 256)\n"
-            "  --batch N         images per iteration (default 1)\n"
-            "  --train           time a training step instead of inference\n"
-            "  --iters N         timed iterations (default 5)\n"
-            "  --warmup N        untimed iterations first (default 1)\n"
-            "  --threads N       threads (default: all cores)\n"
-            "  --backend NAME    ref (default; the only backend in this build)\n"
-            "  --precision NAME  fp32 (default; the only precision of the ref backend)\n"
-            "  --seed N          initialisation and data seed (default 0)\n"
-            "  --json            one JSON object per line\n"
-            "  --quiet           no progress on stderr\n");
+    fprintf(out, "usage: relage bench [OPTIONS]\n"
+                 "\n"
+                 "  --arch NAME       resnet18, resnet34 or resnet50 (default resnet50)\n"
+                 "  --head NAME       base, rn or rng (default base)\n"
+                 "  --rn-literal      rn: run the literal all-pairs computation\n"
+                 "  --input N         input side, a multiple of 32 (default 224)\n"
+                 "  --width W         channel width multiplier (default 1)\n"
+                 "  --hidden N        rng hidden size (default 256)\n"
+                 "  --batch N         images per iteration (default 1)\n"
+                 "  --train           time a training step instead of inference\n"
+                 "  --iters N         timed iterations (default 5)\n"
+                 "  --warmup N        untimed iterations first (default 1)\n"
+                 "  --threads N       threads (default: all cores)\n"
+                 "  --backend NAME    ref (default; the only backend in this build)\n"
+                 "  --precision NAME  fp32 (default; the only precision of the ref backend)\n"
+                 "  --seed N          initialisation and data seed (default 0)\n"
+                 "  --save PATH       write the model afterwards as a safetensors checkpoint\n"
+                 "  --json            one JSON object per line\n"
+                 "  --quiet           no progress on stderr\n");
 }
 
 static int compare_double(const void *a, const void *b) {
@@ -41,7 +42,7 @@ int cmd_bench(int argc, char **argv) {
     model_config cfg = model_default_config();
     long batch = 1, iters = 5, warmup = 1, threads = omp_get_num_procs(), seed = 0, value;
     int train = 0, json = 0, quiet = 0;
-    const char *backend_name = "ref", *precision = "fp32";
+    const char *backend_name = "ref", *precision = "fp32", *save_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes_value = 1;
@@ -86,6 +87,8 @@ int cmd_bench(int argc, char **argv) {
             if (!parse_int_option(a, v, 1, 1024, &threads)) return 2;
         } else if (strcmp(a, "--seed") == 0) {
             if (!parse_int_option(a, v, 0, 2147483647L, &seed)) return 2;
+        } else if (strcmp(a, "--save") == 0) {
+            save_path = v;
         } else if (strcmp(a, "--backend") == 0) {
             backend_name = v;
         } else if (strcmp(a, "--precision") == 0) {
@@ -106,8 +109,9 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     if (strcmp(precision, "fp32") != 0) {
-        fprintf(stderr, "relage bench: precision '%s' is not supported by the ref backend "
-                        "(fp32 only)\n",
+        fprintf(stderr,
+                "relage bench: precision '%s' is not supported by the ref backend "
+                "(fp32 only)\n",
                 precision);
         return 2;
     }
@@ -175,9 +179,13 @@ int cmd_bench(int argc, char **argv) {
         printf("%s %s%s %dx%d width %g, batch %ld, %s, %s %s, %ld threads: %.2f ms/img, "
                "%.2f img/s (median of %ld; %.1f-%.1f ms/iter)\n",
                resnet_arch_name(cfg.arch), head_kind_name(cfg.head),
-               cfg.rn_literal ? " (literal)" : "", cfg.input, cfg.input, (double)cfg.width,
-               batch, mode, backend_name, precision, threads, ms_img, img_s, iters,
-               1e3 * times[0], 1e3 * times[iters - 1]);
+               cfg.rn_literal ? " (literal)" : "", cfg.input, cfg.input, (double)cfg.width, batch,
+               mode, backend_name, precision, threads, ms_img, img_s, iters, 1e3 * times[0],
+               1e3 * times[iters - 1]);
+    }
+    if (save_path && checkpoint_save(m, save_path) != RELAGE_OK) {
+        fprintf(stderr, "relage bench: %s\n", relage_last_error());
+        goto cleanup;
     }
     rc = 0;
 cleanup:

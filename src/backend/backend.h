@@ -40,8 +40,7 @@ typedef struct backend {
     void (*linear_forward)(float *out, const float *inp, const float *weight, const float *bias,
                            size_t B, size_t IC, size_t OC);
     void (*linear_backward)(float *dinp, float *dweight, float *dbias, const float *dout,
-                            const float *inp, const float *weight, size_t B, size_t IC,
-                            size_t OC);
+                            const float *inp, const float *weight, size_t B, size_t IC, size_t OC);
 } backend;
 
 /* The reference backend: plain C, OpenMP. */

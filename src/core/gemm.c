@@ -55,8 +55,8 @@ static void pack_a(float *Ap, const float *A, size_t lda, int trans_a, size_t i0
 /* C tile (rows x cols <= MR x NR) += Ap block (kc, MR) * Bp strip (kc, NR with stride ncp).
  * Plain loops that the compiler vectorises for each clone's vector width. */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void
-kernel(size_t kc, const float *Ap, const float *Bp, size_t ncp, float *C, size_t ldc,
-       size_t rows, size_t cols) {
+kernel(size_t kc, const float *Ap, const float *Bp, size_t ncp, float *C, size_t ldc, size_t rows,
+       size_t cols) {
     float acc[MR][NR] = {{0}};
     for (size_t k = 0; k < kc; k++) {
         const float *b = Bp + k * ncp;
@@ -73,7 +73,8 @@ void gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, c
     if (M == 0 || N == 0) return;
     for (size_t i = 0; i < M; i++) {
         float *row = C + i * ldc;
-        if (beta == 0.0f) memset(row, 0, N * sizeof(float));
+        if (beta == 0.0f)
+            memset(row, 0, N * sizeof(float));
         else if (beta != 1.0f)
             for (size_t j = 0; j < N; j++) row[j] *= beta;
     }
@@ -107,8 +108,8 @@ void gemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, c
                     size_t rows = mc - ib < MR ? mc - ib : MR;
                     for (size_t jb = c0; jb < c1; jb += NR) {
                         size_t cols = nc - jb < NR ? nc - jb : NR;
-                        kernel(kc, Ap + ib * kc, Bp + jb, ncp, C + (i0 + ib) * ldc + j0 + jb,
-                               ldc, rows, cols);
+                        kernel(kc, Ap + ib * kc, Bp + jb, ncp, C + (i0 + ib) * ldc + j0 + jb, ldc,
+                               rows, cols);
                     }
                 }
             }

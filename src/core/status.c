@@ -37,13 +37,20 @@ const char *relage_last_error(void) {
 
 const char *relage_status_string(relage_status status) {
     switch (status) {
-    case RELAGE_OK: return "ok";
-    case RELAGE_ERR_INVALID_ARG: return "invalid argument";
-    case RELAGE_ERR_IO: return "i/o error";
-    case RELAGE_ERR_FORMAT: return "format error";
-    case RELAGE_ERR_MISMATCH: return "mismatch";
-    case RELAGE_ERR_NOMEM: return "out of memory";
-    case RELAGE_ERR_UNSUPPORTED: return "unsupported";
+    case RELAGE_OK:
+        return "ok";
+    case RELAGE_ERR_INVALID_ARG:
+        return "invalid argument";
+    case RELAGE_ERR_IO:
+        return "i/o error";
+    case RELAGE_ERR_FORMAT:
+        return "format error";
+    case RELAGE_ERR_MISMATCH:
+        return "mismatch";
+    case RELAGE_ERR_NOMEM:
+        return "out of memory";
+    case RELAGE_ERR_UNSUPPORTED:
+        return "unsupported";
     }
     return "unknown status";
 }

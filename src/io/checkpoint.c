@@ -82,8 +82,7 @@ relage_status checkpoint_read_config(const char *path, model_config *config) {
     }
     c.width = strtof(width, &end);
     if (*end || !(c.width > 0.0f)) {
-        st = relage_fail(RELAGE_ERR_FORMAT, "%s: metadata width '%s' is not a number", path,
-                         width);
+        st = relage_fail(RELAGE_ERR_FORMAT, "%s: metadata width '%s' is not a number", path, width);
         goto cleanup;
     }
     int literal = 0;
@@ -121,8 +120,9 @@ static relage_status check_tensor(const model_tensor *t, const safetensors_tenso
         for (int d = 0; d < s->ndim && d < SAFETENSORS_MAX_DIMS; d++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "",
                      (long long)s->shape[d]);
-        return relage_fail(RELAGE_ERR_MISMATCH, "%s: tensor %s has shape [%s], the model needs [%s]",
-                           path, t->name, got, want);
+        return relage_fail(RELAGE_ERR_MISMATCH,
+                           "%s: tensor %s has shape [%s], the model needs [%s]", path, t->name, got,
+                           want);
     }
     int counter = t->kind == TENSOR_COUNTER;
     if (counter != (s->dtype == SAFETENSORS_I64))

@@ -30,7 +30,8 @@ static void im2col(float *col, const float *img, const conv2d_shape *s, int OH, 
     size_t rows = (size_t)s->C * s->KH * s->KW;
 #pragma omp parallel for schedule(static) if (rows * OH * OW > 32768)
     for (size_t row = 0; row < rows; row++) {
-        int kw = (int)(row % s->KW), kh = (int)(row / s->KW % s->KH), c = (int)(row / s->KW / s->KH);
+        int kw = (int)(row % s->KW), kh = (int)(row / s->KW % s->KH),
+            c = (int)(row / s->KW / s->KH);
         const float *plane = img + (size_t)c * s->H * s->W;
         float *dst = col + row * OH * OW;
         for (int oh = 0; oh < OH; oh++) {

@@ -132,8 +132,7 @@ float *rng_head_forward(float *acts, const float *feat, const rng_head_params *p
 }
 
 void rng_head_backward(float *dfeat, const rng_head_params *g, const float *dz, const float *acts,
-                       const rng_head_params *p, const rng_head_shape *s,
-                       float *scratch) {
+                       const rng_head_params *p, const rng_head_shape *s, float *scratch) {
     size_t N = (size_t)s->h * s->w, B = s->B, H = s->H, C = s->C, D = C + 2;
     rng_acts a = rng_layout((float *)acts, s);
     float *dz_pre = scratch, *ds = dz_pre + B * H, *dh2 = ds + B * H, *dh1 = dh2 + B * N * N * H;

@@ -45,7 +45,6 @@ float *rng_head_forward(float *acts, const float *feat, const rng_head_params *p
 
 /* dfeat (B,C,h,w) is written; the gradients in g are accumulated. */
 void rng_head_backward(float *dfeat, const rng_head_params *g, const float *dz, const float *acts,
-                       const rng_head_params *p, const rng_head_shape *s,
-                       float *scratch);
+                       const rng_head_params *p, const rng_head_shape *s, float *scratch);
 
 #endif

@@ -11,8 +11,8 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
             for (size_t o = 0; o < OC; o++) out[b * OC + o] += bias[o];
 }
 
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, size_t B, size_t IC, size_t OC) {
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, size_t B, size_t IC, size_t OC) {
     if (dinp) gemm(0, 0, B, IC, OC, 1.0f, dout, OC, weight, IC, 0.0f, dinp, IC);
     if (dweight) gemm(1, 0, OC, IC, B, 1.0f, dout, OC, inp, IC, 1.0f, dweight, IC);
     if (dbias)

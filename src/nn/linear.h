@@ -8,7 +8,7 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
                     size_t IC, size_t OC);
 
 /* dinp (may be NULL) is written; dweight and dbias (may be NULL) are accumulated. */
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, size_t B, size_t IC, size_t OC);
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, size_t B, size_t IC, size_t OC);
 
 #endif

@@ -54,8 +54,7 @@ void cross_entropy_backward(float *dlogits, const float *probs, const int *label
     float k_scale = scale / (float)B;
     for (size_t b = 0; b < B; b++)
         for (size_t k = 0; k < K; k++)
-            dlogits[b * K + k] =
-                k_scale * (probs[b * K + k] - ((int)k == labels[b] ? 1.0f : 0.0f));
+            dlogits[b * K + k] = k_scale * (probs[b * K + k] - ((int)k == labels[b] ? 1.0f : 0.0f));
 }
 
 void expected_age_forward(float *expected, const float *probs, size_t B) {

@@ -78,8 +78,10 @@ static void adamw_step(optimizer *opt, float *p, const float *grads, float lr) {
 
 void optimizer_step(optimizer *opt, float *params, const float *grads, float lr) {
     opt->step++;
-    if (opt->config.kind == OPTIM_RMSPROP) rmsprop_step(opt, params, grads, lr);
-    else adamw_step(opt, params, grads, lr);
+    if (opt->config.kind == OPTIM_RMSPROP)
+        rmsprop_step(opt, params, grads, lr);
+    else
+        adamw_step(opt, params, grads, lr);
 }
 
 lr_schedule lr_schedule_paper(void) {
@@ -94,7 +96,8 @@ lr_schedule lr_schedule_paper(void) {
 
 float lr_at_epoch(const lr_schedule *s, float base_lr, int epoch) {
     switch (s->kind) {
-    case LR_CONSTANT: return base_lr;
+    case LR_CONSTANT:
+        return base_lr;
     case LR_STEP: {
         double lr = base_lr;
         for (int i = 0; i < s->n_milestones; i++)

@@ -30,8 +30,8 @@ optim_config optim_default_config(optim_kind kind);
 typedef struct optimizer {
     optim_config config;
     size_t n;
-    long step;     /* steps taken */
-    float *state;  /* 2n floats: RMSprop v and momentum buffer, AdamW m and v; zero at start */
+    long step;    /* steps taken */
+    float *state; /* 2n floats: RMSprop v and momentum buffer, AdamW m and v; zero at start */
 } optimizer;
 
 /* Allocates the state; returns RELAGE_ERR_NOMEM on failure with *out NULL. */

@@ -52,8 +52,7 @@ relage_status head_kind_parse(const char *name, head_kind *head) {
             *head = (head_kind)i;
             return RELAGE_OK;
         }
-    return relage_fail(RELAGE_ERR_INVALID_ARG, "unknown head '%s' (choose base, rn or rng)",
-                       name);
+    return relage_fail(RELAGE_ERR_INVALID_ARG, "unknown head '%s' (choose base, rn or rng)", name);
 }
 
 /* ---- building the tensor table ---- */
@@ -64,8 +63,8 @@ typedef struct builder {
     relage_status status;
 } builder;
 
-static size_t add_tensor(builder *b, const char *name, tensor_kind kind, tensor_init init,
-                         int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+static size_t add_tensor(builder *b, const char *name, tensor_kind kind, tensor_init init, int ndim,
+                         int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
     model *m = b->m;
     if (b->status != RELAGE_OK) return 0;
     if (m->n_tensors == b->cap) {
@@ -98,8 +97,8 @@ static size_t add_tensor(builder *b, const char *name, tensor_kind kind, tensor_
     return t->offset;
 }
 
-static void add_conv_bn(builder *b, conv_bn *u, const char *conv_name, const char *bn_name,
-                        int C, int OC, int k, int stride, int relu) {
+static void add_conv_bn(builder *b, conv_bn *u, const char *conv_name, const char *bn_name, int C,
+                        int OC, int k, int stride, int relu) {
     char name[64];
     memset(u, 0, sizeof *u);
     u->conv = (conv2d_shape){0, C, 0, 0, OC, k, k, stride, k / 2};
@@ -263,8 +262,8 @@ relage_status model_create(model **out, const model_config *config, const backen
     m->buffers = calloc(m->n_buffers, sizeof(float));
     m->counters = calloc(m->n_counters, sizeof(int64_t));
     if (!m->params || !m->grads || !m->buffers || !m->counters) {
-        b.status = relage_fail(RELAGE_ERR_NOMEM, "model: out of memory for %zu parameters",
-                               m->n_params);
+        b.status =
+            relage_fail(RELAGE_ERR_NOMEM, "model: out of memory for %zu parameters", m->n_params);
         goto fail;
     }
     initialise(m);
@@ -295,9 +294,12 @@ const model_tensor *model_find_tensor(const model *m, const char *name) {
 
 float *model_tensor_data(const model *m, const model_tensor *t) {
     switch (t->kind) {
-    case TENSOR_PARAM: return m->params + t->offset;
-    case TENSOR_BUFFER: return m->buffers + t->offset;
-    case TENSOR_COUNTER: return NULL;
+    case TENSOR_PARAM:
+        return m->params + t->offset;
+    case TENSOR_BUFFER:
+        return m->buffers + t->offset;
+    case TENSOR_COUNTER:
+        return NULL;
     }
     return NULL;
 }
@@ -397,8 +399,8 @@ static void conv_bn_forward(model *m, conv_bn *u, const float *inp, int B, int t
     const float *gamma = m->params + u->gamma, *beta = m->params + u->beta;
     float *rm = m->buffers + u->running_mean, *rv = m->buffers + u->running_var;
     if (training) {
-        be->batchnorm2d_forward_train(u->bn_out, u->mean, u->rstd, u->conv_out, gamma, beta, rm,
-                                      rv, &bs, BN_MOMENTUM, BN_EPS);
+        be->batchnorm2d_forward_train(u->bn_out, u->mean, u->rstd, u->conv_out, gamma, beta, rm, rv,
+                                      &bs, BN_MOMENTUM, BN_EPS);
         m->counters[u->counter]++;
     } else {
         be->batchnorm2d_forward_eval(u->bn_out, u->conv_out, gamma, beta, rm, rv, &bs, BN_EPS);
@@ -450,10 +452,14 @@ void model_forward(model *m, const float *input, int B, int training) {
     int C = m->feat_c, N = m->feat_h * m->feat_w;
     const float *z = m->z;
     switch (m->config.head) {
-    case HEAD_BASE: global_avgpool_forward(m->z, x, B, C, (size_t)N); break;
+    case HEAD_BASE:
+        global_avgpool_forward(m->z, x, B, C, (size_t)N);
+        break;
     case HEAD_RN:
-        if (m->config.rn_literal) rn_literal_forward(m->z, x, B, C, N, m->rn_scratch);
-        else rn_fast_forward(m->z, x, B, C, N);
+        if (m->config.rn_literal)
+            rn_literal_forward(m->z, x, B, C, N, m->rn_scratch);
+        else
+            rn_fast_forward(m->z, x, B, C, N);
         break;
     case HEAD_RNG: {
         rng_head_shape hs = {B, C, m->feat_h, m->feat_w, m->config.hidden};
@@ -465,8 +471,8 @@ void model_forward(model *m, const float *input, int B, int training) {
     size_t D = (size_t)m->head_dim;
     be->linear_forward(m->reg, z, m->params + m->fc_reg_weight, m->params + m->fc_reg_bias, B, D,
                        1);
-    be->linear_forward(m->logits, z, m->params + m->fc_cls_weight, m->params + m->fc_cls_bias, B,
-                       D, AGE_CLASSES);
+    be->linear_forward(m->logits, z, m->params + m->fc_cls_weight, m->params + m->fc_cls_bias, B, D,
+                       AGE_CLASSES);
 }
 
 /* ---- backward ---- */
@@ -481,8 +487,8 @@ static void conv_bn_backward(model *m, conv_bn *u, float *d, const float *inp, f
     s.B = B;
     batchnorm2d_shape bs = {B, s.OC, (size_t)conv2d_out_h(&s) * conv2d_out_w(&s)};
     if (u->relu) be->relu_backward(d, d, u->bn_out, (size_t)B * s.OC * bs.HW);
-    be->batchnorm2d_backward(tmp, m->grads + u->gamma, m->grads + u->beta, d, u->conv_out,
-                             u->mean, u->rstd, m->params + u->gamma, &bs, m->training);
+    be->batchnorm2d_backward(tmp, m->grads + u->gamma, m->grads + u->beta, d, u->conv_out, u->mean,
+                             u->rstd, m->params + u->gamma, &bs, m->training);
     be->conv2d_backward_weights(m->grads + u->weight, NULL, tmp, inp, &s, m->scratch);
     if (dinp) be->conv2d_backward_data(dinp, tmp, m->params + u->weight, &s, m->scratch);
 }
@@ -520,16 +526,20 @@ void model_backward(model *m, const float *dreg, const float *dlogits) {
     }
     be->linear_backward(m->dz, m->grads + m->fc_reg_weight, m->grads + m->fc_reg_bias, dreg, z,
                         m->params + m->fc_reg_weight, B, D, 1);
-    be->linear_backward(m->dz_tmp, m->grads + m->fc_cls_weight, m->grads + m->fc_cls_bias,
-                        dlogits, z, m->params + m->fc_cls_weight, B, D, AGE_CLASSES);
+    be->linear_backward(m->dz_tmp, m->grads + m->fc_cls_weight, m->grads + m->fc_cls_bias, dlogits,
+                        z, m->params + m->fc_cls_weight, B, D, AGE_CLASSES);
     for (size_t i = 0; i < (size_t)B * D; i++) m->dz[i] += m->dz_tmp[i];
 
     float *p = m->grad_buf[0], *x = m->grad_buf[1], *q = m->grad_buf[2], *r = m->grad_buf[3];
     switch (m->config.head) {
-    case HEAD_BASE: global_avgpool_backward(p, m->dz, B, C, (size_t)N); break;
+    case HEAD_BASE:
+        global_avgpool_backward(p, m->dz, B, C, (size_t)N);
+        break;
     case HEAD_RN:
-        if (m->config.rn_literal) rn_literal_backward(p, m->dz, B, C, N, m->rn_scratch);
-        else rn_fast_backward(p, m->dz, B, C, N);
+        if (m->config.rn_literal)
+            rn_literal_backward(p, m->dz, B, C, N, m->rn_scratch);
+        else
+            rn_fast_backward(p, m->dz, B, C, N);
         break;
     case HEAD_RNG: {
         rng_head_shape hs = {B, C, m->feat_h, m->feat_w, m->config.hidden};
@@ -559,9 +569,8 @@ age_loss model_train_step(model *m, optimizer *opt, const float *input, const fl
                           float lr) {
     memset(m->grads, 0, m->n_params * sizeof(float));
     model_forward(m, input, B, 1);
-    age_loss loss =
-        age_loss_forward_backward(m->dreg, m->dlogits, m->probs, m->expected, m->labels,
-                                  m->dexpected, m->reg, m->logits, age, (size_t)B);
+    age_loss loss = age_loss_forward_backward(m->dreg, m->dlogits, m->probs, m->expected, m->labels,
+                                              m->dexpected, m->reg, m->logits, age, (size_t)B);
     model_backward(m, m->dreg, m->dlogits);
     optimizer_step(opt, m->params, m->grads, lr);
     return loss;

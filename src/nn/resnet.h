@@ -69,7 +69,7 @@ typedef struct model_tensor {
 
 /* A convolution followed by batch normalisation and, if relu, a ReLU. */
 typedef struct conv_bn {
-    conv2d_shape conv; /* B is set per call */
+    conv2d_shape conv;                /* B is set per call */
     size_t weight, gamma, beta;       /* offsets into params */
     size_t running_mean, running_var; /* offsets into buffers */
     size_t counter;                   /* index into counters */
@@ -113,11 +113,11 @@ typedef struct model {
     float *pool_out, *z, *reg, *logits, *head_acts;
     float *grad_buf[4], *dz, *dz_tmp, *dreg, *dlogits, *probs, *expected, *dexpected;
     int *labels;
-    float *scratch;      /* convolution and rng-head scratch */
-    double *rn_scratch;  /* literal rn */
-    const float *input;  /* of the last forward, read again by the backward */
-    int batch;           /* images in the last forward */
-    int training;        /* mode of the last forward */
+    float *scratch;     /* convolution and rng-head scratch */
+    double *rn_scratch; /* literal rn */
+    const float *input; /* of the last forward, read again by the backward */
+    int batch;          /* images in the last forward */
+    int training;       /* mode of the last forward */
 } model;
 
 /* Builds the tensor table and initialises as torchvision does: convolutions
@@ -138,7 +138,8 @@ float *model_tensor_data(const model *m, const model_tensor *t);
  * running ones). Results in m->reg and m->logits. */
 void model_forward(model *m, const float *input, int B, int training);
 
-/* Backward pass of the last forward, whose input must still be alive; parameter gradients are accumulated into m->grads. */
+/* Backward pass of the last forward, whose input must still be alive; parameter gradients are
+ * accumulated into m->grads. */
 void model_backward(model *m, const float *dreg, const float *dlogits);
 
 /* One training step: zero gradients, forward (training), the paper's loss against age (B),
