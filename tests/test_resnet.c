@@ -96,7 +96,8 @@ static void test_model(resnet_arch arch, head_kind head, float width, double tol
     optimizer *opt = NULL;
     optim_config oc = optim_default_config(OPTIM_RMSPROP);
     CHECK_OK(optimizer_create(&opt, &oc, m->n_params)); /* lr 0: a step that changes nothing */
-    age_loss l = model_train_step(m, opt, input, age, 2, 0.0f);
+    age_loss l = {0};
+    CHECK_OK(model_train_step(m, opt, input, age, 2, 0.0f, &l));
     optimizer_free(opt);
     char what[160];
     double out_tol = tol / 10; /* outputs pass through one fewer amplification than grads */
@@ -129,7 +130,8 @@ static void test_model(resnet_arch arch, head_kind head, float width, double tol
         o.lr = 1e-4f; /* the paper's, as in the fixture */
         if (k == 0) o.momentum = 0.9f, o.weight_decay = 1e-4f;
         CHECK_OK(optimizer_create(&opt, &o, m->n_params));
-        for (int step = 0; step < 3; step++) model_train_step(m, opt, input, age, 2, o.lr);
+        for (int step = 0; step < 3; step++)
+            CHECK_OK(model_train_step(m, opt, input, age, 2, o.lr, NULL));
         mostly_total = mostly_close = 0;
         check_tensors(f, m, names[k], TENSOR_PARAM, m->params, tol, 1);
         snprintf(what, sizeof what, "%s_state", names[k]);
@@ -208,8 +210,9 @@ static void test_rn_paths(int input) {
     optimizer *opt = NULL;
     optim_config oc = optim_default_config(OPTIM_RMSPROP);
     CHECK_OK(optimizer_create(&opt, &oc, fast->n_params));
-    age_loss lf = model_train_step(fast, opt, x, age, 2, 0.0f);
-    age_loss ll = model_train_step(literal, opt, x, age, 2, 0.0f);
+    age_loss lf = {0}, ll = {0};
+    CHECK_OK(model_train_step(fast, opt, x, age, 2, 0.0f, &lf));
+    CHECK_OK(model_train_step(literal, opt, x, age, 2, 0.0f, &ll));
     CHECK_NEAR(lf.total, ll.total, 1e-5 * fabs(lf.total));
     CHECK_ALLCLOSE("rn z", literal->z, fast->z, (size_t)2 * literal->head_dim, 1e-5, 1e-7);
     CHECK_ALLCLOSE("rn logits", literal->logits, fast->logits, 2 * AGE_CLASSES, 1e-5, 1e-7);
@@ -268,11 +271,13 @@ static void test_no_allocation_in_step(void) {
     CHECK_OK(model_reserve(m, 2));
     CHECK_OK(optimizer_create(&opt, &oc, m->n_params));
     float *x = calloc((size_t)2 * 3 * 64 * 64, sizeof(float)), age[2] = {30.0f, 40.0f};
-    model_train_step(m, opt, x, age, 2, 1e-4f);
+    CHECK_OK(model_train_step(m, opt, x, age, 2, 1e-4f, NULL));
     struct mallinfo2 before = mallinfo2();
-    for (int i = 0; i < 3; i++) model_train_step(m, opt, x, age, 2, 1e-4f);
+    for (int i = 0; i < 3; i++) CHECK_OK(model_train_step(m, opt, x, age, 2, 1e-4f, NULL));
     CHECK_OK(model_reserve(m, 2)); /* same capacity: nothing to do */
     struct mallinfo2 after = mallinfo2();
+    CHECK_FAILS(model_forward(m, x, 3, 0), RELAGE_ERR_INVALID_ARG); /* beyond the capacity */
+    CHECK_FAILS(model_train_step(m, opt, x, age, 0, 1e-4f, NULL), RELAGE_ERR_INVALID_ARG);
     CHECK_INT_EQ(after.uordblks, before.uordblks);
     CHECK_INT_EQ(after.hblkhd, before.hblkhd);
     free(x);

@@ -151,12 +151,13 @@ int cmd_bench(int argc, char **argv) {
     progress_start(&p, "bench", "iters", warmup + iters, quiet);
     for (long it = 0; it < warmup + iters; it++) {
         double t0 = now_seconds();
-        if (train) {
-            model_train_step(m, opt, input, age, (int)batch, oc.lr);
-        } else {
-            model_forward(m, input, (int)batch, 0);
-            model_expected_age(m);
+        relage_status st = train ? model_train_step(m, opt, input, age, (int)batch, oc.lr, NULL)
+                                 : model_forward(m, input, (int)batch, 0);
+        if (st != RELAGE_OK) {
+            fprintf(stderr, "relage bench: %s\n", relage_last_error());
+            goto cleanup;
         }
+        if (!train) model_expected_age(m);
         if (it >= warmup) times[it - warmup] = now_seconds() - t0;
         progress_update(&p, it + 1);
     }

@@ -435,8 +435,12 @@ static rng_head_params rng_params(const model *m, float *base) {
     return p;
 }
 
-void model_forward(model *m, const float *input, int B, int training) {
+relage_status model_forward(model *m, const float *input, int B, int training) {
     const backend *be = m->be;
+    if (B < 1 || B > m->capacity)
+        return relage_fail(RELAGE_ERR_INVALID_ARG,
+                           "forward of %d images: the model has room for 1..%d (model_reserve)",
+                           B, m->capacity);
     m->input = input;
     m->batch = B;
     m->training = training;
@@ -473,6 +477,7 @@ void model_forward(model *m, const float *input, int B, int training) {
                        1);
     be->linear_forward(m->logits, z, m->params + m->fc_cls_weight, m->params + m->fc_cls_bias, B, D,
                        AGE_CLASSES);
+    return RELAGE_OK;
 }
 
 /* ---- backward ---- */
@@ -565,13 +570,19 @@ void model_expected_age(model *m) {
     expected_age_forward(m->expected, m->probs, (size_t)m->batch);
 }
 
-age_loss model_train_step(model *m, optimizer *opt, const float *input, const float *age, int B,
-                          float lr) {
+relage_status model_train_step(model *m, optimizer *opt, const float *input, const float *age,
+                               int B, float lr, age_loss *loss) {
+    if (opt->n != m->n_params)
+        return relage_fail(RELAGE_ERR_INVALID_ARG,
+                           "optimizer holds %zu parameters, the model has %zu", opt->n,
+                           m->n_params);
+    if (B < 1 || B > m->capacity) return model_forward(m, input, B, 1); /* reports the error */
     memset(m->grads, 0, m->n_params * sizeof(float));
     model_forward(m, input, B, 1);
-    age_loss loss = age_loss_forward_backward(m->dreg, m->dlogits, m->probs, m->expected, m->labels,
-                                              m->dexpected, m->reg, m->logits, age, (size_t)B);
+    age_loss l = age_loss_forward_backward(m->dreg, m->dlogits, m->probs, m->expected, m->labels,
+                                           m->dexpected, m->reg, m->logits, age, (size_t)B);
     model_backward(m, m->dreg, m->dlogits);
     optimizer_step(opt, m->params, m->grads, lr);
-    return loss;
+    if (loss) *loss = l;
+    return RELAGE_OK;
 }

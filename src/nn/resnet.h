@@ -134,18 +134,21 @@ const model_tensor *model_find_tensor(const model *m, const char *name);
 /* The float data of a PARAM or BUFFER tensor (NULL for a COUNTER). */
 float *model_tensor_data(const model *m, const model_tensor *t);
 
-/* Forward pass of B <= capacity images; training selects batch statistics (and updates the
- * running ones). Results in m->reg and m->logits. */
-void model_forward(model *m, const float *input, int B, int training);
+/* Forward pass of B images; training selects batch statistics (and updates the running
+ * ones). Results in m->reg and m->logits. B outside 1..capacity is RELAGE_ERR_INVALID_ARG and
+ * nothing is computed. */
+relage_status model_forward(model *m, const float *input, int B, int training);
 
 /* Backward pass of the last forward, whose input must still be alive; parameter gradients are
  * accumulated into m->grads. */
 void model_backward(model *m, const float *dreg, const float *dlogits);
 
 /* One training step: zero gradients, forward (training), the paper's loss against age (B),
- * backward, optimiser step at learning rate lr. The expected ages are left in m->expected. */
-age_loss model_train_step(model *m, optimizer *opt, const float *input, const float *age, int B,
-                          float lr);
+ * backward, optimiser step at learning rate lr. The expected ages are left in m->expected and
+ * the loss in *loss (may be NULL). Fails like model_forward, or with RELAGE_ERR_INVALID_ARG
+ * if the optimiser was made for another number of parameters; then nothing changes. */
+relage_status model_train_step(model *m, optimizer *opt, const float *input, const float *age,
+                               int B, float lr, age_loss *loss);
 
 /* Expected ages E (B) of the last forward, into m->expected (and m->probs). */
 void model_expected_age(model *m);
