@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 int cmd_bench(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `name`; prints an error and returns 0
  * on failure. */

@@ -14,6 +14,7 @@ static void usage(FILE *out) {
             "usage: relage COMMAND [OPTIONS]\n"
             "\n"
             "commands:\n"
+            "  detect    find faces in images (MTCNN, or a cascade fallback)\n"
             "  bench     time the network's forward pass or training step on random data\n"
             "  version   print the version\n"
             "  help      print this help\n"
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "detect") == 0) return cmd_detect(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("relage %s\n", relage_version());
         return 0;

@@ -1,0 +1,115 @@
+/* Expanding folders into image paths; JSON output helpers. */
+#include "inputs.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+static int push(input_list *list, const char *path) {
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? 2 * list->cap : 64;
+        char **p = realloc(list->paths, cap * sizeof *p);
+        if (!p) return 0;
+        list->paths = p;
+        list->cap = cap;
+    }
+    list->paths[list->n] = strdup(path);
+    return list->paths[list->n++] != NULL;
+}
+
+static int is_image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
+                   strcasecmp(dot, ".png") == 0);
+}
+
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_folder(input_list *list, const char *dir) {
+    struct dirent **entries = NULL;
+    int n = scandir(dir, &entries, NULL, alphasort);
+    if (n < 0) {
+        perror(dir);
+        return 0;
+    }
+    int ok = 1;
+    for (int i = 0; i < n; i++) {
+        const char *name = entries[i]->d_name;
+        if (ok && name[0] != '.') {
+            size_t len = strlen(dir) + strlen(name) + 2;
+            char *path = malloc(len);
+            struct stat st;
+            if (!path)
+                ok = 0;
+            else {
+                snprintf(path, len, "%s/%s", dir, name);
+                if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                    ok = add_folder(list, path);
+                else if (is_image_name(name))
+                    ok = push(list, path);
+                free(path);
+            }
+        }
+        free(entries[i]);
+    }
+    free(entries);
+    return ok;
+}
+
+int input_list_add(input_list *list, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t first = list->n;
+        if (!add_folder(list, path)) return 0;
+        qsort(list->paths + first, list->n - first, sizeof(char *), compare_names);
+        return 1;
+    }
+    return push(list, path);
+}
+
+void input_list_free(input_list *list) {
+    for (size_t i = 0; i < list->n; i++) free(list->paths[i]);
+    free(list->paths);
+    memset(list, 0, sizeof *list);
+}
+
+void json_print_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
+        default:
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+void json_print_number(FILE *out, double value, int decimals) {
+    if (isfinite(value))
+        fprintf(out, "%.*f", decimals, value);
+    else
+        fputs("null", out);
+}

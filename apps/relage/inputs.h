@@ -1,0 +1,26 @@
+/* Command-line inputs: image paths from files and folders (searched recursively for .jpg,
+ * .jpeg and .png, in sorted order), and JSON string output. */
+#ifndef RELAGE_INPUTS_H
+#define RELAGE_INPUTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct input_list {
+    char **paths;
+    size_t n, cap;
+} input_list;
+
+/* Adds path: a folder adds its images recursively, anything else is added as it is (and fails
+ * later, with its own error, if it is not an image). Returns 0 and prints on allocation or
+ * folder errors. */
+int input_list_add(input_list *list, const char *path);
+void input_list_free(input_list *list);
+
+/* Writes s as a JSON string literal, quotes included. */
+void json_print_string(FILE *out, const char *s);
+
+/* Writes a float as a JSON number, or null when it is not finite. */
+void json_print_number(FILE *out, double value, int decimals);
+
+#endif
