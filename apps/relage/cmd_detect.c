@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "core/status.h"
 #include "detect/detector.h"
 #include "image/image.h"
 #include "inputs.h"
@@ -26,17 +27,27 @@ static void detect_usage(FILE *out) {
             "  --min-face N      smallest face in pixels (default 20)\n"
             "  --factor F        MTCNN pyramid factor (default 0.709)\n"
             "  --thresholds A,B,C  MTCNN P-, R-, O-Net thresholds (default 0.6,0.7,0.7)\n"
-            "  --largest         only the largest face\n"
+            "  --largest         the paper's policy: only the largest face, and the whole\n"
+            "                    image as the crop when there is none\n"
+            "  --margin M        crops grow by M times the face's larger side (default 0)\n"
+            "  --square          square crops around the face's centre\n"
             "  --max-pixels N    refuse larger images (default 100000000)\n"
             "  --json            one JSON object per image per line\n"
             "  --draw DIR        write DIR/NAME.png with boxes and landmarks drawn\n"
             "  --quiet           no progress on stderr\n");
 }
 
-static void print_json(const char *path, const face_detection *faces, size_t n) {
+static void print_json(const char *path, const face_detection *faces, size_t n, const char *policy,
+                       float (*crops)[4], size_t n_crops, int whole_image) {
     printf("{\"image\":");
     json_print_string(stdout, path);
-    printf(",\"faces\":[");
+    printf(",\"policy\":");
+    json_print_string(stdout, policy);
+    printf(",\"whole_image\":%s,\"crops\":[", whole_image ? "true" : "false");
+    for (size_t i = 0; i < n_crops; i++)
+        printf("%s[%.2f,%.2f,%.2f,%.2f]", i ? "," : "", (double)crops[i][0], (double)crops[i][1],
+               (double)crops[i][2], (double)crops[i][3]);
+    printf("],\"faces\":[");
     for (size_t i = 0; i < n; i++) {
         const face_detection *f = &faces[i];
         printf("%s{\"box\":[%.2f,%.2f,%.2f,%.2f],\"prob\":", i ? "," : "", (double)f->box[0],
@@ -56,8 +67,9 @@ static void print_json(const char *path, const face_detection *faces, size_t n) 
     printf("]}\n");
 }
 
-static void print_table(const char *path, const face_detection *faces, size_t n) {
-    printf("%s: %zu face%s\n", path, n, n == 1 ? "" : "s");
+static void print_table(const char *path, const face_detection *faces, size_t n, int whole_image) {
+    printf("%s: %zu face%s%s\n", path, n, n == 1 ? "" : "s",
+           whole_image ? " (the whole image is the crop)" : "");
     for (size_t i = 0; i < n; i++) {
         const face_detection *f = &faces[i];
         printf("  %zu: box [%.1f, %.1f, %.1f, %.1f]", i + 1, (double)f->box[0], (double)f->box[1],
@@ -118,7 +130,8 @@ static int parse_thresholds(const char *text, float t[3]) {
 int cmd_detect(int argc, char **argv) {
     detector_kind kind = DETECTOR_AUTO;
     const char *mtcnn_dir = NULL, *cascade_xml = NULL, *draw_dir = NULL;
-    int json = 0, quiet = 0, largest = 0, have_thresholds = 0;
+    int json = 0, quiet = 0, have_thresholds = 0;
+    face_policy policy = {1, 0.0f, 0}; /* detect lists every face unless --largest */
     long min_face = 20, max_pixels = 100000000L;
     double factor = 0.709;
     float thresholds[3];
@@ -135,7 +148,9 @@ int cmd_detect(int argc, char **argv) {
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
         } else if (strcmp(a, "--largest") == 0) {
-            largest = 1;
+            policy.all = 0;
+        } else if (strcmp(a, "--square") == 0) {
+            policy.square = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             if (!v) {
                 fprintf(stderr, "relage detect: %s needs a value (see --help)\n", a);
@@ -157,6 +172,13 @@ int cmd_detect(int argc, char **argv) {
                 if (!parse_int_option(a, v, 1, 100000, &min_face)) goto cleanup;
             } else if (strcmp(a, "--max-pixels") == 0) {
                 if (!parse_int_option(a, v, 1, 2000000000L, &max_pixels)) goto cleanup;
+            } else if (strcmp(a, "--margin") == 0) {
+                char *end = NULL;
+                policy.margin = strtof(v, &end);
+                if (*end || !(policy.margin >= 0.0f && policy.margin <= 10.0f)) {
+                    fprintf(stderr, "relage detect: --margin expects a number in [0, 10]\n");
+                    goto cleanup;
+                }
             } else if (strcmp(a, "--factor") == 0) {
                 char *end = NULL;
                 factor = strtod(v, &end);
@@ -205,6 +227,8 @@ int cmd_detect(int argc, char **argv) {
     if (cp) cp->min_size = (int)min_face;
     image_load_options opt = image_default_load_options();
     opt.max_pixels = (uint64_t)max_pixels;
+    char policy_text[64];
+    face_policy_format(&policy, policy_text, sizeof policy_text);
     progress p;
     progress_start(&p, "detect", "images", (long)inputs.n, quiet || inputs.n < 2);
     size_t failed = 0;
@@ -213,9 +237,17 @@ int cmd_detect(int argc, char **argv) {
         image img = {0};
         face_detection *faces = NULL;
         size_t n = 0;
+        float(*crops)[4] = NULL;
+        size_t n_crops = 0;
+        int whole_image = 0;
         relage_status st = image_load(&img, path, &opt);
         if (st == RELAGE_OK) st = detector_detect(det, &img, &faces, &n);
-        if (st == RELAGE_OK && largest && n > 1) n = 1;
+        if (st == RELAGE_OK && !policy.all && n > 1) n = 1;
+        if (st == RELAGE_OK && !(crops = malloc((n ? n : 1) * sizeof *crops)))
+            st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+        if (st == RELAGE_OK)
+            n_crops = face_policy_apply(&policy, faces, n, img.width, img.height, crops, n ? n : 1,
+                                        &whole_image);
         if (st == RELAGE_OK && draw_dir) st = draw(&img, path, faces, n, draw_dir);
         if (st != RELAGE_OK) {
             failed++;
@@ -228,10 +260,11 @@ int cmd_detect(int argc, char **argv) {
             }
             fprintf(stderr, "relage detect: %s\n", relage_last_error());
         } else if (json) {
-            print_json(path, faces, n);
+            print_json(path, faces, n, policy_text, crops, n_crops, whole_image);
         } else {
-            print_table(path, faces, n);
+            print_table(path, faces, n, whole_image && !policy.all);
         }
+        free(crops);
         free(faces);
         image_free(&img);
         progress_update(&p, (long)i + 1);

@@ -155,3 +155,45 @@ void face_region(const float box[4], float margin, int square, float region[4]) 
         region[3] = cy + half;
     }
 }
+
+face_policy face_policy_paper(void) {
+    face_policy p = {0, 0.0f, 0};
+    return p;
+}
+
+void face_policy_format(const face_policy *p, char *text, size_t size) {
+    snprintf(text, size, "%s margin=%g square=%d", p->all ? "all" : "largest", (double)p->margin,
+             p->square ? 1 : 0);
+}
+
+relage_status face_policy_parse(const char *text, face_policy *p) {
+    char which[16] = "";
+    float margin = 0.0f;
+    int square = 0, used = 0;
+    if (sscanf(text, "%15s margin=%f square=%d%n", which, &margin, &square, &used) != 3 ||
+        text[used] != '\0' || (strcmp(which, "largest") != 0 && strcmp(which, "all") != 0) ||
+        !(margin >= 0.0f && margin <= 10.0f) || (square != 0 && square != 1))
+        return relage_fail(RELAGE_ERR_INVALID_ARG,
+                           "face policy '%s': expected 'largest|all margin=M square=0|1'", text);
+    p->all = strcmp(which, "all") == 0;
+    p->margin = margin;
+    p->square = square;
+    return RELAGE_OK;
+}
+
+size_t face_policy_apply(const face_policy *p, const face_detection *faces, size_t n_faces,
+                         int width, int height, float (*regions)[4], size_t max_regions,
+                         int *whole_image) {
+    *whole_image = n_faces == 0;
+    if (max_regions == 0) return 0;
+    if (n_faces == 0) {
+        regions[0][0] = regions[0][1] = 0.0f;
+        regions[0][2] = (float)width;
+        regions[0][3] = (float)height;
+        return 1;
+    }
+    size_t n = p->all ? n_faces : 1;
+    if (n > max_regions) n = max_regions;
+    for (size_t i = 0; i < n; i++) face_region(faces[i].box, p->margin, p->square, regions[i]);
+    return n;
+}

@@ -49,4 +49,28 @@ relage_status detector_detect(const detector *d, const image *img, face_detectio
  * (0 keeps the box), then made square around its centre (side = the larger side) if square. */
 void face_region(const float box[4], float margin, int square, float region[4]);
 
+/* Which faces an image contributes and how each is cropped. Its text form, e.g.
+ * "largest margin=0 square=0", is recorded with prepared data and in model files so that
+ * training and prediction crop alike. */
+typedef struct face_policy {
+    int all;      /* 0: the largest face only (the paper), 1: every face, by area */
+    float margin; /* face_region's margin, >= 0 */
+    int square;   /* face_region's square */
+} face_policy;
+
+/* The paper's: the largest face, the detector's box as it is. */
+face_policy face_policy_paper(void);
+
+/* "largest|all margin=M square=0|1"; the parse accepts exactly what format writes (fields in
+ * that order) and fails with RELAGE_ERR_INVALID_ARG otherwise. */
+void face_policy_format(const face_policy *p, char *text, size_t size);
+relage_status face_policy_parse(const char *text, face_policy *p);
+
+/* Applies the policy to faces sorted by area (as the detectors return them) in an image of
+ * width x height: writes up to max_regions crop regions and returns their number. With no face
+ * the whole image is the one region and *whole_image is set (else cleared). */
+size_t face_policy_apply(const face_policy *p, const face_detection *faces, size_t n_faces,
+                         int width, int height, float (*regions)[4], size_t max_regions,
+                         int *whole_image);
+
 #endif
