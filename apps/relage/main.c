@@ -15,6 +15,8 @@ static void usage(FILE *out) {
             "\n"
             "commands:\n"
             "  detect    find faces in images (MTCNN, or a cascade fallback)\n"
+            "  eval      MAE and epsilon-error of a predictions CSV against labels\n"
+            "  compare   models over seeds: mean, sd, Shapiro-Wilk, t-tests\n"
             "  bench     time the network's forward pass or training step on random data\n"
             "  version   print the version\n"
             "  help      print this help\n"
@@ -44,6 +46,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "detect") == 0) return cmd_detect(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("relage %s\n", relage_version());
         return 0;

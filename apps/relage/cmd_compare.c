@@ -1,0 +1,195 @@
+/* relage compare RUNS.json...: models over seeds, as the paper compares them: the mean and
+ * standard deviation of the test MAE (and epsilon where recorded) per model, the Shapiro-Wilk
+ * normality test per model, Student's and Welch's t-tests between every two models, and a
+ * paired t-test over per-image errors where both models' runs recorded predictions on the same
+ * test set (--labels gives the true ages). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "eval/metrics.h"
+#include "eval/runs.h"
+#include "eval/stats.h"
+#include "inputs.h"
+
+typedef struct model_group {
+    const char *name;
+    double *mae;
+    size_t n;
+    double mean, sd, w, p; /* w, p NAN when n < 3 */
+    double *image_error;   /* mean |error| per label over the model's runs, or NULL */
+} model_group;
+
+static void compare_usage(FILE *out) {
+    fprintf(out, "usage: relage compare RUNS.json... [--labels FILE] [--json]\n"
+                 "\n"
+                 "  --labels FILE  true ages of the test images (any label format relage eval\n"
+                 "                 reads), for the paired test over per-image errors\n"
+                 "  --json         one JSON object\n");
+}
+
+/* Mean absolute error per label over the model's runs; NULL unless every run has a
+ * prediction for every label. */
+static double *image_errors(const run_set *runs, const char *model, const label_set *labels) {
+    if (!labels) return NULL;
+    double *err = calloc(labels->n, sizeof *err);
+    size_t used = 0;
+    for (size_t r = 0; err && r < runs->n; r++) {
+        const run_result *run = &runs->runs[r];
+        if (strcmp(run->model, model) != 0) continue;
+        if (!run->n_pred) goto none;
+        for (size_t i = 0; i < labels->n; i++) {
+            size_t k = 0;
+            while (k < run->n_pred && strcmp(run->test_names[k], labels->items[i].name)) k++;
+            if (k == run->n_pred) goto none;
+            err[i] += fabs(run->test_pred[k] - labels->items[i].mean);
+        }
+        used++;
+    }
+    if (!used) goto none;
+    for (size_t i = 0; i < labels->n; i++) err[i] /= (double)used;
+    return err;
+none:
+    free(err);
+    return NULL;
+}
+
+int cmd_compare(int argc, char **argv) {
+    int json = 0, rc = 1;
+    const char *labels_path = NULL;
+    run_set runs = {0};
+    label_set labels = {0};
+    model_group *groups = NULL;
+    size_t n_groups = 0, n_files = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            compare_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--labels") == 0 && i + 1 < argc) {
+            labels_path = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "relage compare: unknown option '%s' (see --help)\n", argv[i]);
+            return 2;
+        } else if (run_set_read(&runs, argv[i]) != RELAGE_OK) {
+            fprintf(stderr, "relage compare: %s\n", relage_last_error());
+            goto cleanup;
+        } else {
+            n_files++;
+        }
+    }
+    if (!n_files) {
+        compare_usage(stderr);
+        return 2;
+    }
+    if (labels_path && label_set_read(&labels, labels_path) != RELAGE_OK) {
+        fprintf(stderr, "relage compare: %s\n", relage_last_error());
+        goto cleanup;
+    }
+    groups = calloc(runs.n + 1, sizeof *groups);
+    for (size_t r = 0; groups && r < runs.n; r++) {
+        size_t g = 0;
+        while (g < n_groups && strcmp(groups[g].name, runs.runs[r].model)) g++;
+        if (g == n_groups) {
+            groups[n_groups].name = runs.runs[r].model;
+            groups[n_groups++].mae = calloc(runs.n, sizeof(double));
+        }
+        if (groups[g].mae) groups[g].mae[groups[g].n++] = runs.runs[r].test_mae;
+    }
+    for (size_t g = 0; g < n_groups; g++) {
+        model_group *m = &groups[g];
+        m->mean = stats_mean(m->mae, m->n);
+        m->sd = stats_sd(m->mae, m->n);
+        m->w = m->p = NAN;
+        if (m->n >= 3 && stats_shapiro_wilk(m->mae, m->n, &m->w, &m->p) != RELAGE_OK)
+            m->w = m->p = NAN;
+        m->image_error = image_errors(&runs, m->name, labels_path ? &labels : NULL);
+    }
+    if (json)
+        printf("{\"models\":[");
+    else
+        printf("%-24s %5s %9s %9s %9s %9s\n", "model", "seeds", "MAE mean", "MAE sd", "SW W",
+               "SW p");
+    for (size_t g = 0; g < n_groups; g++) {
+        const model_group *m = &groups[g];
+        if (json) {
+            printf("%s{\"model\":", g ? "," : "");
+            json_print_string(stdout, m->name);
+            printf(",\"n\":%zu,\"mae\":[", m->n);
+            for (size_t i = 0; i < m->n; i++) printf("%s%.4f", i ? "," : "", m->mae[i]);
+            printf("],\"mae_mean\":%.4f,\"mae_sd\":%.4f,\"shapiro_w\":", m->mean, m->sd);
+            json_print_number(stdout, m->w, 6);
+            printf(",\"shapiro_p\":");
+            json_print_number(stdout, m->p, 6);
+            printf("}");
+        } else {
+            printf("%-24s %5zu %9.4f %9.4f %9.4f %9.4f\n", m->name, m->n, m->mean, m->sd, m->w,
+                   m->p);
+        }
+    }
+    if (json)
+        printf("],\"tests\":[");
+    else
+        printf("\n%-24s %-24s %9s %9s %9s %9s %9s\n", "model A", "model B", "Student t", "p",
+               "Welch t", "p", "paired p");
+    int first = 1;
+    size_t skipped = 0;
+    for (size_t a = 0; a < n_groups; a++)
+        for (size_t b = a + 1; b < n_groups; b++) {
+            const model_group *x = &groups[a], *y = &groups[b];
+            ttest_result s = {NAN, NAN, NAN}, w = {NAN, NAN, NAN}, pr = {NAN, NAN, NAN};
+            if (x->n >= 2 && y->n >= 2) {
+                if (stats_ttest_student(x->mae, x->n, y->mae, y->n, &s) != RELAGE_OK)
+                    s = (ttest_result){NAN, NAN, NAN};
+                if (stats_ttest_welch(x->mae, x->n, y->mae, y->n, &w) != RELAGE_OK)
+                    w = (ttest_result){NAN, NAN, NAN};
+            }
+            if (x->image_error && y->image_error &&
+                stats_ttest_paired(x->image_error, y->image_error, labels.n, &pr) != RELAGE_OK)
+                pr = (ttest_result){NAN, NAN, NAN};
+            if (!json && isnan(s.p) && isnan(pr.p)) {
+                skipped++;
+                continue;
+            }
+            if (!json) {
+                printf("%-24s %-24s %9.4f %9.4f %9.4f %9.4f %9.4f\n", x->name, y->name, s.t, s.p,
+                       w.t, w.p, pr.p);
+                continue;
+            }
+            printf("%s{\"a\":", first ? "" : ",");
+            json_print_string(stdout, x->name);
+            printf(",\"b\":");
+            json_print_string(stdout, y->name);
+            const ttest_result *t[3] = {&s, &w, &pr};
+            static const char *const names[3] = {"student", "welch", "paired"};
+            for (int k = 0; k < 3; k++) {
+                printf(",\"%s_t\":", names[k]);
+                json_print_number(stdout, t[k]->t, 6);
+                printf(",\"%s_df\":", names[k]);
+                json_print_number(stdout, t[k]->df, 4);
+                printf(",\"%s_p\":", names[k]);
+                json_print_number(stdout, t[k]->p, 6);
+            }
+            printf("}");
+            first = 0;
+        }
+    if (json)
+        printf("]}\n");
+    else
+        printf("(%zu pairs without a test are not shown: a t-test needs 2 seeds per model, the "
+               "paired test per-image predictions and --labels)\n",
+               skipped);
+    rc = 0;
+cleanup:
+    for (size_t g = 0; g < n_groups; g++) {
+        free(groups[g].mae);
+        free(groups[g].image_error);
+    }
+    free(groups);
+    label_set_free(&labels);
+    run_set_free(&runs);
+    return rc;
+}

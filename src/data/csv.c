@@ -1,0 +1,162 @@
+/* CSV parsing in place over the file's text. */
+#include "data/csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/status.h"
+
+static char *read_file(const char *path, size_t *size) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    char *buf = NULL;
+    long len = -1;
+    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
+    if (len >= 0 && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+        if (fread(buf, 1, (size_t)len, fp) != (size_t)len) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = '\0';
+            *size = (size_t)len;
+        }
+    }
+    fclose(fp);
+    return buf;
+}
+
+static char detect_delimiter(const char *text) {
+    size_t commas = 0, semicolons = 0;
+    for (const char *p = text; *p && *p != '\n'; p++) {
+        commas += *p == ',';
+        semicolons += *p == ';';
+    }
+    return semicolons > commas ? ';' : ',';
+}
+
+relage_status csv_read(csv_table *t, const char *path) {
+    memset(t, 0, sizeof *t);
+    size_t size = 0;
+    errno = 0;
+    char *text = read_file(path, &size);
+    if (!text)
+        return relage_fail(RELAGE_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "read failed");
+    t->text = text;
+    t->delimiter = detect_delimiter(text);
+    size_t max_rows = 1, max_fields = 1;
+    for (size_t i = 0; i < size; i++) {
+        max_rows += text[i] == '\n';
+        max_fields += text[i] == t->delimiter || text[i] == '\n';
+    }
+    t->rows = calloc(max_rows, sizeof *t->rows);
+    t->n_fields = calloc(max_rows, sizeof *t->n_fields);
+    t->line = calloc(max_rows, sizeof *t->line);
+    char **fields = calloc(max_fields + max_rows, sizeof *fields);
+    relage_status st = RELAGE_OK;
+    if (!t->rows || !t->n_fields || !t->line || !fields) {
+        free(fields);
+        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    t->rows[0] = fields; /* rows[0] owns the field pointer block */
+    size_t nf = 0;
+    int line = 1;
+    char *p = text;
+    while (*p) {
+        int row_line = line, count = 0;
+        char **row = fields + nf;
+        int blank = 1;
+        for (;;) { /* one field */
+            char *out = p, *start = p;
+            if (*p == '"') {
+                p++;
+                for (;;) {
+                    if (!*p) {
+                        st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: unterminated quote", path,
+                                         row_line);
+                        goto fail;
+                    }
+                    if (*p == '"' && p[1] == '"') {
+                        *out++ = '"';
+                        p += 2;
+                    } else if (*p == '"') {
+                        p++;
+                        break;
+                    } else {
+                        if (*p == '\n') line++;
+                        *out++ = *p++;
+                    }
+                }
+                while (*p && *p != t->delimiter && *p != '\n' && *p != '\r') p++;
+            } else {
+                while (*p && *p != t->delimiter && *p != '\n' && *p != '\r') *out++ = *p++;
+            }
+            char end = *p;
+            if (end == '\r') end = p[1] == '\n' ? (p++, '\n') : '\n';
+            *out = '\0';
+            if (out != start) blank = 0;
+            fields[nf++] = start;
+            count++;
+            if (end == t->delimiter) {
+                p++;
+                blank = 0;
+                continue;
+            }
+            if (end == '\n') {
+                p++;
+                line++;
+            }
+            break;
+        }
+        if (blank) {
+            nf -= (size_t)count;
+            continue;
+        }
+        t->rows[t->n_rows] = row;
+        t->n_fields[t->n_rows] = count;
+        t->line[t->n_rows] = row_line;
+        t->n_rows++;
+    }
+    if (t->n_rows == 0) t->rows[0] = fields; /* keep ownership for csv_free */
+    return RELAGE_OK;
+fail:
+    csv_free(t);
+    return st;
+}
+
+int csv_column(const csv_table *t, const char *name) {
+    if (t->n_rows == 0) return -1;
+    for (int f = 0; f < t->n_fields[0]; f++) {
+        const char *s = t->rows[0][f];
+        while (*s == ' ') s++;
+        size_t len = strlen(s);
+        while (len && s[len - 1] == ' ') len--;
+        if (len == strlen(name) && strncasecmp(s, name, len) == 0) return f;
+    }
+    return -1;
+}
+
+int csv_number(const char *field, double *value) {
+    char *end = NULL;
+    while (*field == ' ') field++;
+    double v = strtod(field, &end);
+    if (end == field) return 0;
+    while (*end == ' ') end++;
+    if (*end || !isfinite(v)) return 0;
+    *value = v;
+    return 1;
+}
+
+void csv_free(csv_table *t) {
+    if (!t) return;
+    if (t->rows) free(t->rows[0]);
+    free(t->rows);
+    free(t->n_fields);
+    free(t->line);
+    free(t->text);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,33 @@
+/* A small CSV reader for label and prediction files: the delimiter (',' or ';') is detected
+ * from the first line, CRLF and LF are accepted, double-quoted fields may hold delimiters and
+ * doubled quotes, blank lines are skipped. Every row keeps its line number for error messages. */
+#ifndef RELAGE_DATA_CSV_H
+#define RELAGE_DATA_CSV_H
+
+#include <stddef.h>
+
+#include "relage.h"
+
+typedef struct csv_table {
+    char delimiter;
+    size_t n_rows;
+    char ***rows;  /* rows[r][f], NUL-terminated fields */
+    int *n_fields; /* per row */
+    int *line;     /* 1-based line number per row */
+    char *text;    /* the file, cut into fields in place */
+} csv_table;
+
+/* Reads the whole file. RELAGE_ERR_IO names the file; RELAGE_ERR_FORMAT for an unterminated
+ * quote (with its line); the table is zeroed on failure. */
+relage_status csv_read(csv_table *t, const char *path);
+
+/* Index of the column called name (case-insensitive, surrounding spaces ignored) in row 0, or
+ * -1. */
+int csv_column(const csv_table *t, const char *name);
+
+/* Parses a whole field as a finite number; 0 if it is not one. */
+int csv_number(const char *field, double *value);
+
+void csv_free(csv_table *t);
+
+#endif

@@ -1,0 +1,201 @@
+/* Label and prediction files, and the metrics. */
+#include "eval/metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "data/csv.h"
+
+double epsilon_error(double prediction, double mean, double std) {
+    double d = prediction - mean;
+    if (std == 0.0) return d == 0.0 ? 0.0 : 1.0;
+    return 1.0 - exp(-(d * d) / (2.0 * std * std));
+}
+
+static int first_column(const csv_table *t, const char *const *names) {
+    for (; *names; names++) {
+        int c = csv_column(t, *names);
+        if (c >= 0) return c;
+    }
+    return -1;
+}
+
+relage_status label_set_read(label_set *labels, const char *path) {
+    static const char *const NAME[] = {"file_name", "image", "path", "file", NULL};
+    static const char *const MEAN[] = {"apparent_age_avg", "mean", "age", NULL};
+    static const char *const STD[] = {"apparent_age_std", "stdv", "std", NULL};
+    static const char *const REAL[] = {"real_age", NULL};
+    memset(labels, 0, sizeof *labels);
+    csv_table t;
+    relage_status st = csv_read(&t, path);
+    if (st != RELAGE_OK) return st;
+    int name = first_column(&t, NAME), mean = first_column(&t, MEAN);
+    int std = first_column(&t, STD), real = first_column(&t, REAL);
+    size_t first = 1;
+    if (name < 0 || mean < 0) { /* no header: ChaLearn 2015 or generic path,age[,std] */
+        name = 0, mean = 1, std = t.n_rows && t.n_fields[0] > 2 ? 2 : -1, real = -1;
+        first = 0;
+    }
+    labels->items = calloc(t.n_rows ? t.n_rows : 1, sizeof *labels->items);
+    if (!labels->items) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    for (size_t r = first; r < t.n_rows; r++) {
+        int nf = t.n_fields[r];
+        age_label *l = &labels->items[labels->n];
+        int need = mean > name ? mean : name;
+        if (std > need) need = std;
+        if (real > need) need = real;
+        l->std = l->real = NAN;
+        if (nf <= need || !csv_number(t.rows[r][mean], &l->mean) ||
+            (std >= 0 && !csv_number(t.rows[r][std], &l->std)) ||
+            (real >= 0 && !csv_number(t.rows[r][real], &l->real)) || !*t.rows[r][name] ||
+            (std >= 0 && l->std < 0)) {
+            st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: bad label row (%d fields)", path, t.line[r],
+                             nf);
+            goto cleanup;
+        }
+        if (!(l->name = strdup(t.rows[r][name]))) {
+            st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+            goto cleanup;
+        }
+        labels->n++;
+    }
+    if (labels->n == 0) st = relage_fail(RELAGE_ERR_FORMAT, "%s: no labels", path);
+cleanup:
+    csv_free(&t);
+    if (st != RELAGE_OK) label_set_free(labels);
+    return st;
+}
+
+void label_set_free(label_set *labels) {
+    if (!labels) return;
+    for (size_t i = 0; i < labels->n; i++) free(labels->items[i].name);
+    free(labels->items);
+    memset(labels, 0, sizeof *labels);
+}
+
+relage_status prediction_set_read(prediction_set *preds, const char *path) {
+    static const char *const NAME[] = {"file_name", "image", "path", "file", NULL};
+    static const char *const AGE[] = {"predicted_age", "age", "prediction", NULL};
+    memset(preds, 0, sizeof *preds);
+    csv_table t;
+    relage_status st = csv_read(&t, path);
+    if (st != RELAGE_OK) return st;
+    int name = first_column(&t, NAME), age = first_column(&t, AGE);
+    if (name < 0 || age < 0) {
+        st = relage_fail(RELAGE_ERR_FORMAT,
+                         "%s: needs a header with file_name and predicted_age columns", path);
+        goto cleanup;
+    }
+    size_t n = t.n_rows ? t.n_rows : 1;
+    preds->names = calloc(n, sizeof *preds->names);
+    preds->ages = calloc(n, sizeof *preds->ages);
+    if (!preds->names || !preds->ages) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    int need = name > age ? name : age;
+    for (size_t r = 1; r < t.n_rows; r++) {
+        double v;
+        if (t.n_fields[r] <= need || !csv_number(t.rows[r][age], &v) || !*t.rows[r][name]) {
+            st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: bad prediction row", path, t.line[r]);
+            goto cleanup;
+        }
+        if (!(preds->names[preds->n] = strdup(t.rows[r][name]))) {
+            st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+            goto cleanup;
+        }
+        preds->ages[preds->n++] = v;
+    }
+cleanup:
+    csv_free(&t);
+    if (st != RELAGE_OK) prediction_set_free(preds);
+    return st;
+}
+
+void prediction_set_free(prediction_set *preds) {
+    if (!preds) return;
+    for (size_t i = 0; i < preds->n; i++) free(preds->names[i]);
+    free(preds->names);
+    free(preds->ages);
+    memset(preds, 0, sizeof *preds);
+}
+
+typedef struct name_index {
+    const char *key;
+    size_t at;
+} name_index;
+
+static int compare_keys(const void *a, const void *b) {
+    return strcmp(((const name_index *)a)->key, ((const name_index *)b)->key);
+}
+
+static const char *base_name(const char *s) {
+    const char *slash = strrchr(s, '/');
+    return slash ? slash + 1 : s;
+}
+
+relage_status eval_predictions(const label_set *labels, const prediction_set *preds, int challenge,
+                               eval_result *result) {
+    memset(result, 0, sizeof *result);
+    /* predictions indexed by full name and by base name */
+    name_index *full = malloc((preds->n + 1) * sizeof *full);
+    name_index *base = malloc((preds->n + 1) * sizeof *base);
+    char *used = calloc(preds->n + 1, 1);
+    if (!full || !base || !used) {
+        free(full), free(base), free(used);
+        return relage_fail(RELAGE_ERR_NOMEM, "eval: out of memory");
+    }
+    for (size_t i = 0; i < preds->n; i++) {
+        full[i] = (name_index){preds->names[i], i};
+        base[i] = (name_index){base_name(preds->names[i]), i};
+    }
+    qsort(full, preds->n, sizeof *full, compare_keys);
+    qsort(base, preds->n, sizeof *base, compare_keys);
+    double abs_sum = 0, eps_sum = 0, real_sum = 0;
+    for (size_t i = 0; i < labels->n; i++) {
+        const age_label *l = &labels->items[i];
+        name_index key = {l->name, 0}, *hit = NULL;
+        if (preds->n) hit = bsearch(&key, full, preds->n, sizeof *full, compare_keys);
+        if (!hit && preds->n) {
+            key.key = base_name(l->name);
+            hit = bsearch(&key, base, preds->n, sizeof *base, compare_keys);
+        }
+        if (!hit) {
+            result->n_missing++;
+            if (challenge) eps_sum += 1.0;
+            continue;
+        }
+        used[hit->at] = 1;
+        double x = preds->ages[hit->at], err = fabs(x - l->mean);
+        double eps = isnan(l->std) ? (double)NAN : epsilon_error(x, l->mean, l->std);
+        abs_sum += err;
+        eps_sum += eps;
+        result->n++;
+        if (!isnan(l->real)) {
+            real_sum += fabs(x - l->real);
+            result->n_real++;
+        }
+        int g = l->mean < 0 ? 0 : (int)(l->mean / 10.0);
+        if (g >= AGE_GROUPS) g = AGE_GROUPS - 1;
+        result->groups[g].n++;
+        result->groups[g].mae += err;
+        result->groups[g].eps += eps;
+    }
+    for (size_t i = 0; i < preds->n; i++) result->n_extra += !used[i];
+    result->mae = result->n ? abs_sum / (double)result->n : (double)NAN;
+    size_t eps_n = challenge ? labels->n : result->n;
+    result->eps = eps_n ? eps_sum / (double)eps_n : (double)NAN;
+    result->mae_real = result->n_real ? real_sum / (double)result->n_real : (double)NAN;
+    for (int g = 0; g < AGE_GROUPS; g++)
+        if (result->groups[g].n) {
+            result->groups[g].mae /= (double)result->groups[g].n;
+            result->groups[g].eps /= (double)result->groups[g].n;
+        }
+    free(full), free(base), free(used);
+    return RELAGE_OK;
+}

@@ -1,0 +1,64 @@
+/* Accuracy of apparent-age predictions: MAE against the mean of the human votes, the
+ * epsilon-error 1 - exp(-(x - mu)^2 / (2 sigma^2)) of the ChaLearn LAP challenges, MAE against
+ * the real age where the labels have it, and a breakdown by age group (0-9, ..., 70+).
+ *
+ * sigma = 0 (11 APPA-REAL test images): the limit of the formula, 0 when the prediction equals
+ * mu exactly and 1 otherwise. */
+#ifndef RELAGE_EVAL_METRICS_H
+#define RELAGE_EVAL_METRICS_H
+
+#include <stddef.h>
+
+#include "relage.h"
+
+typedef struct age_label {
+    char *name;
+    double mean, std, real; /* std and real are NAN when the file has none */
+} age_label;
+
+typedef struct label_set {
+    age_label *items;
+    size_t n;
+} label_set;
+
+/* Reads labels: APPA-REAL gt_avg_*.csv (file_name, apparent_age_avg, apparent_age_std,
+ * real_age), ChaLearn 2016 (image, mean, stdv), ChaLearn 2015 (image;mean;std, no header) or a
+ * generic path,age[,std] file. Bad rows are errors naming file and line. */
+relage_status label_set_read(label_set *labels, const char *path);
+void label_set_free(label_set *labels);
+
+/* Reads predictions: a CSV with columns file_name (or image, path) and predicted_age (or age),
+ * header required. */
+typedef struct prediction_set {
+    char **names;
+    double *ages;
+    size_t n;
+} prediction_set;
+relage_status prediction_set_read(prediction_set *preds, const char *path);
+void prediction_set_free(prediction_set *preds);
+
+double epsilon_error(double prediction, double mean, double std);
+
+enum { AGE_GROUPS = 8 }; /* 0-9, 10-19, ..., 60-69, 70+ by the label's mean */
+
+typedef struct eval_group {
+    size_t n;
+    double mae, eps;
+} eval_group;
+
+typedef struct eval_result {
+    size_t n;         /* labelled images with a prediction (the metrics' denominator) */
+    size_t n_missing; /* labelled images without a prediction */
+    size_t n_extra;   /* predictions without a label */
+    size_t n_real;    /* of n, those with a real age */
+    double mae, eps, mae_real;
+    eval_group groups[AGE_GROUPS];
+} eval_result;
+
+/* Matches predictions to labels by name (exactly, else by the part after the last '/').
+ * challenge: missing predictions count as epsilon 1 over the whole label file, the official
+ * rule: epsilon is then averaged over all labels (n still counts the matched images). */
+relage_status eval_predictions(const label_set *labels, const prediction_set *preds, int challenge,
+                               eval_result *result);
+
+#endif

@@ -1,0 +1,130 @@
+/* Reading runs files with cJSON. */
+#include "eval/runs.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+static char *read_text(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    char *buf = NULL;
+    long len = -1;
+    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
+    if (len >= 0 && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+        if (fread(buf, 1, (size_t)len, fp) == (size_t)len)
+            buf[len] = '\0';
+        else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(fp);
+    return buf;
+}
+
+static const char *string_of(const cJSON *o, const char *key, const char *fallback) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) ? v->valuestring : fallback;
+}
+
+static relage_status read_predictions(run_result *r, const cJSON *run, const char *path) {
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(run, "test_names");
+    const cJSON *preds = cJSON_GetObjectItemCaseSensitive(run, "test_pred");
+    if (!cJSON_IsArray(names) || !cJSON_IsArray(preds)) return RELAGE_OK;
+    size_t n = (size_t)cJSON_GetArraySize(names);
+    if (n != (size_t)cJSON_GetArraySize(preds) || n == 0)
+        return relage_fail(RELAGE_ERR_FORMAT,
+                           "%s: run %s: test_names and test_pred differ in "
+                           "length",
+                           path, r->id);
+    r->test_names = calloc(n, sizeof *r->test_names);
+    r->test_pred = calloc(n, sizeof *r->test_pred);
+    if (!r->test_names || !r->test_pred) return relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+    r->n_pred = n;
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *name = cJSON_GetArrayItem(names, (int)i),
+                    *p = cJSON_GetArrayItem(preds, (int)i);
+        if (!cJSON_IsString(name) || !cJSON_IsNumber(p))
+            return relage_fail(RELAGE_ERR_FORMAT, "%s: run %s: bad test prediction %zu", path,
+                               r->id, i);
+        if (!(r->test_names[i] = strdup(name->valuestring)))
+            return relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+        r->test_pred[i] = p->valuedouble;
+    }
+    return RELAGE_OK;
+}
+
+static void free_run(run_result *r) {
+    for (size_t i = 0; r->test_names && i < r->n_pred; i++) free(r->test_names[i]);
+    free(r->test_names);
+    free(r->test_pred);
+}
+
+relage_status run_set_read(run_set *set, const char *path) {
+    char *text = read_text(path);
+    if (!text) return relage_fail(RELAGE_ERR_IO, "%s: cannot read", path);
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    relage_status st = RELAGE_OK;
+    const cJSON *runs = root ? cJSON_GetObjectItemCaseSensitive(root, "runs") : NULL;
+    if (!cJSON_IsObject(runs)) {
+        st = relage_fail(RELAGE_ERR_FORMAT, "%s: not a runs file (no \"runs\" object)", path);
+        goto cleanup;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(runs);
+    run_result *grown = realloc(set->runs, (set->n + n + 1) * sizeof *grown);
+    if (!grown) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    set->runs = grown;
+    const cJSON *run;
+    cJSON_ArrayForEach(run, runs) {
+        run_result r;
+        memset(&r, 0, sizeof r);
+        r.test_mae = r.test_eps = NAN;
+        snprintf(r.id, sizeof r.id, "%s", run->string);
+        const char *arch = string_of(run, "arch", NULL), *head = string_of(run, "head", NULL);
+        const char *opt = string_of(run, "optimizer", "rmsprop");
+        const cJSON *seed = cJSON_GetObjectItemCaseSensitive(run, "seed");
+        const cJSON *epochs = cJSON_GetObjectItemCaseSensitive(run, "epochs");
+        if (!arch || !head || !cJSON_IsNumber(seed) || !cJSON_IsArray(epochs)) {
+            st = relage_fail(RELAGE_ERR_FORMAT, "%s: run %s lacks arch, head, seed or epochs", path,
+                             r.id);
+            goto cleanup;
+        }
+        r.seed = seed->valueint;
+        snprintf(r.model, sizeof r.model, "%s_%s%s%s", arch, head,
+                 strcmp(opt, "rmsprop") ? "_" : "", strcmp(opt, "rmsprop") ? opt : "");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, epochs) {
+            const cJSON *mae = cJSON_GetObjectItemCaseSensitive(e, "test_mae");
+            const cJSON *eps = cJSON_GetObjectItemCaseSensitive(e, "test_eps");
+            if (cJSON_IsNumber(mae)) {
+                r.test_mae = mae->valuedouble;
+                r.test_eps = cJSON_IsNumber(eps) ? eps->valuedouble : (double)NAN;
+            }
+        }
+        if (isnan(r.test_mae)) continue;
+        if ((st = read_predictions(&r, run, path)) != RELAGE_OK) {
+            free_run(&r);
+            goto cleanup;
+        }
+        set->runs[set->n++] = r;
+    }
+cleanup:
+    cJSON_Delete(root);
+    return st;
+}
+
+void run_set_free(run_set *set) {
+    if (!set) return;
+    for (size_t i = 0; i < set->n; i++) free_run(&set->runs[i]);
+    free(set->runs);
+    memset(set, 0, sizeof *set);
+}

@@ -1,0 +1,34 @@
+/* Training runs as results files record them, for comparing models over seeds: a JSON object
+ * {"runs": {ID: {"arch", "head", "seed", "optimizer", "epochs": [{"epoch", "test_mae",
+ * "test_eps"?...}, ...], "test_names"?: [...], "test_pred"?: [...]}}} (the PyTorch reference's
+ * format, ../shared/reference/utk128_pytorch_runs.json). A run's result is the test MAE (and
+ * epsilon, where recorded) of its last epoch that has one. Runs are grouped into models by
+ * arch, head and optimizer ("resnet18_base", "resnet18_base_adamw"). */
+#ifndef RELAGE_EVAL_RUNS_H
+#define RELAGE_EVAL_RUNS_H
+
+#include <stddef.h>
+
+#include "relage.h"
+
+typedef struct run_result {
+    char model[64];
+    char id[64];
+    int seed;
+    double test_mae, test_eps; /* test_eps NAN when not recorded */
+    size_t n_pred;
+    char **test_names; /* n_pred names and predictions, or NULL */
+    double *test_pred;
+} run_result;
+
+typedef struct run_set {
+    run_result *runs;
+    size_t n;
+} run_set;
+
+/* Appends the runs of one file; runs without a test MAE are skipped. Errors name the file and
+ * the run. */
+relage_status run_set_read(run_set *set, const char *path);
+void run_set_free(run_set *set);
+
+#endif

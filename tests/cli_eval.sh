@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# relage eval and relage compare end to end on files written here, and on the PyTorch reference
+# runs when ../shared is present (base vs rn over 3 seeds: Student p 0.4945, as scipy gives).
+set -u
+relage=$1
+reference=$(dirname "$0")/../../shared/reference/utk128_pytorch_runs.json
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+fail=0 pass=0
+check() { if eval "$2"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAILED: $1" >&2; fi; }
+
+printf 'file_name,num_ratings,apparent_age_avg,apparent_age_std,real_age\na.jpg,3,20,2,21\nb.jpg,3,40,0,39\nc.jpg,3,60,5,58\n' > "$out/labels.csv"
+printf 'file_name,predicted_age\na.jpg,22\nb.jpg,40\n' > "$out/pred.csv"
+"$relage" eval --predictions "$out/pred.csv" --labels "$out/labels.csv" --json > "$out/e.json"
+check "eval exits 0" "[ $? -eq 0 ]"
+check "eval json" "grep -q '\"n\":2,\"mae\":1.0000,\"eps\":0.1967,\"mae_real\":1.0000,\"n_missing\":1' '$out/e.json'"
+"$relage" eval --predictions "$out/pred.csv" --labels "$out/labels.csv" --json --challenge > "$out/c.json"
+check "challenge counts the missing image" "grep -q '\"eps\":0.4645' '$out/c.json'"
+"$relage" eval --predictions "$out/nothing.csv" --labels "$out/labels.csv" 2> "$out/err"
+check "a missing file exits 1 naming it" "[ $? -eq 1 ] && grep -q nothing.csv '$out/err'"
+cat > "$out/runs.json" <<'JSON'
+{"runs": {
+ "a1": {"arch": "resnet18", "head": "base", "seed": 1, "epochs": [{"epoch": 1, "test_mae": 1.5}],
+        "test_names": ["a.jpg", "b.jpg", "c.jpg"], "test_pred": [21, 41, 57]},
+ "a2": {"arch": "resnet18", "head": "base", "seed": 2, "epochs": [{"epoch": 1, "test_mae": 1.7}],
+        "test_names": ["a.jpg", "b.jpg", "c.jpg"], "test_pred": [22, 39, 59]},
+ "b1": {"arch": "resnet18", "head": "rn", "seed": 1, "epochs": [{"epoch": 1, "test_mae": 2.5}],
+        "test_names": ["c.jpg", "a.jpg", "b.jpg"], "test_pred": [64, 18, 43]},
+ "b2": {"arch": "resnet18", "head": "rn", "seed": 2, "epochs": [{"epoch": 1, "test_mae": 2.9}],
+        "test_names": ["a.jpg", "b.jpg", "c.jpg"], "test_pred": [23, 36, 55]}}}
+JSON
+"$relage" compare "$out/runs.json" --labels "$out/labels.csv" --json > "$out/cmp.json"
+check "compare exits 0" "[ $? -eq 0 ]"
+# per-image mean |error|: base (1.5, 1, 2) vs rn (2.5, 3.5, 4.5): scipy ttest_rel p = 0.0572
+check "paired test over per-image errors" "grep -q '\"paired_p\":0.057191' '$out/cmp.json'"
+printf '{"runs": 3}' > "$out/bad.json"
+"$relage" compare "$out/bad.json" 2> /dev/null
+check "a bad runs file exits 1" "[ $? -eq 1 ]"
+if [ -f "$reference" ]; then
+  "$relage" compare "$reference" --json > "$out/ref.json"
+  check "reference: base vs rn Student p" "grep -q '\"student_p\":0.49451' '$out/ref.json'"
+  check "reference: Shapiro-Wilk of base" "grep -q '\"shapiro_w\":0.827540,\"shapiro_p\":0.182094' '$out/ref.json'"
+else
+  echo "skipped the reference runs: $reference not found"
+fi
+echo "cli_eval: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
