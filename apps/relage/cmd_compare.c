@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "eval/metrics.h"
+#include "eval/plot.h"
 #include "eval/runs.h"
 #include "eval/stats.h"
 #include "inputs.h"
@@ -23,11 +24,13 @@ typedef struct model_group {
 } model_group;
 
 static void compare_usage(FILE *out) {
-    fprintf(out, "usage: relage compare RUNS.json... [--labels FILE] [--json]\n"
+    fprintf(out, "usage: relage compare RUNS.json... [--labels FILE] [--json] [--kde PNG]\n"
                  "\n"
                  "  --labels FILE  true ages of the test images (any label format relage eval\n"
                  "                 reads), for the paired test over per-image errors\n"
-                 "  --json         one JSON object\n");
+                 "  --json         one JSON object\n"
+                 "  --kde PNG      draw the kernel density of each model's MAE over seeds\n"
+                 "                 (models with 2 or more seeds)\n");
 }
 
 /* Mean absolute error per label over the model's runs; NULL unless every run has a
@@ -58,7 +61,7 @@ none:
 
 int cmd_compare(int argc, char **argv) {
     int json = 0, rc = 1;
-    const char *labels_path = NULL;
+    const char *labels_path = NULL, *kde_path = NULL;
     run_set runs = {0};
     label_set labels = {0};
     model_group *groups = NULL;
@@ -71,6 +74,8 @@ int cmd_compare(int argc, char **argv) {
             json = 1;
         } else if (strcmp(argv[i], "--labels") == 0 && i + 1 < argc) {
             labels_path = argv[++i];
+        } else if (strcmp(argv[i], "--kde") == 0 && i + 1 < argc) {
+            kde_path = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "relage compare: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
@@ -183,6 +188,22 @@ int cmd_compare(int argc, char **argv) {
                "paired test per-image predictions and --labels)\n",
                skipped);
     rc = 0;
+    if (kde_path) {
+        const char *names[64];
+        const double *values[64];
+        size_t counts[64], k = 0;
+        for (size_t g = 0; g < n_groups && k < 64; g++)
+            if (groups[g].n >= 2 && groups[g].sd > 0) {
+                names[k] = groups[g].name;
+                values[k] = groups[g].mae;
+                counts[k++] = groups[g].n;
+            }
+        if (figure_kde(kde_path, "Test MAE over seeds", "MAE (years)", names, values, counts, k) !=
+            RELAGE_OK) {
+            fprintf(stderr, "relage compare: %s: %s\n", kde_path, relage_last_error());
+            rc = 1;
+        }
+    }
 cleanup:
     for (size_t g = 0; g < n_groups; g++) {
         free(groups[g].mae);

@@ -1,10 +1,12 @@
 /* relage eval --predictions FILE --labels FILE: MAE, epsilon-error, real-age MAE and a
  * breakdown by age group of an existing predictions CSV. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "eval/metrics.h"
+#include "eval/plot.h"
 #include "inputs.h"
 
 static void eval_usage(FILE *out) {
@@ -16,13 +18,55 @@ static void eval_usage(FILE *out) {
             "  --challenge         missing predictions count as epsilon 1 over all labels (the\n"
             "                      official rule); by default they are counted and reported\n"
             "  --json              one JSON object\n"
+            "  --hist PNG          draw the labels' age histogram (then --predictions is\n"
+            "                      optional)\n"
+            "  --scatter PNG       draw predicted against true (mean apparent) age\n"
             "\n"
             "epsilon = 1 - exp(-(x - mu)^2 / (2 sigma^2)); for sigma = 0 it is 0 when x == mu,\n"
             "else 1.\n");
 }
 
+static int draw_histogram(const label_set *labels, const char *label_path, const char *png) {
+    double *ages = malloc((labels->n ? labels->n : 1) * sizeof *ages);
+    char title[160];
+    const char *slash = strrchr(label_path, '/');
+    snprintf(title, sizeof title, "Ages in %s", slash ? slash + 1 : label_path);
+    for (size_t i = 0; ages && i < labels->n; i++) ages[i] = labels->items[i].mean;
+    relage_status st = ages ? figure_age_histogram(png, title, ages, labels->n) : RELAGE_ERR_NOMEM;
+    free(ages);
+    if (st != RELAGE_OK) fprintf(stderr, "relage eval: %s: %s\n", png, relage_last_error());
+    return st == RELAGE_OK;
+}
+
+/* Pairs each labelled image with its prediction (by name, as eval_predictions matches). */
+static int draw_scatter(const label_set *labels, const prediction_set *preds, const char *png) {
+    double *truth = malloc((labels->n + 1) * sizeof *truth);
+    double *pred = malloc((labels->n + 1) * sizeof *pred);
+    size_t n = 0;
+    for (size_t i = 0; truth && pred && i < labels->n; i++) {
+        const char *name = labels->items[i].name, *base = strrchr(name, '/');
+        base = base ? base + 1 : name;
+        for (size_t k = 0; k < preds->n; k++) {
+            const char *pn = preds->names[k], *pb = strrchr(pn, '/');
+            pb = pb ? pb + 1 : pn;
+            if (strcmp(pn, name) == 0 || strcmp(pb, base) == 0) {
+                truth[n] = labels->items[i].mean;
+                pred[n++] = preds->ages[k];
+                break;
+            }
+        }
+    }
+    relage_status st = truth && pred
+                           ? figure_scatter(png, "Predicted against apparent age", truth, pred, n)
+                           : RELAGE_ERR_NOMEM;
+    free(truth);
+    free(pred);
+    if (st != RELAGE_OK) fprintf(stderr, "relage eval: %s: %s\n", png, relage_last_error());
+    return st == RELAGE_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
-    const char *pred_path = NULL, *label_path = NULL;
+    const char *pred_path = NULL, *label_path = NULL, *hist_path = NULL, *scatter_path = NULL;
     int json = 0, challenge = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -33,16 +77,21 @@ int cmd_eval(int argc, char **argv) {
             json = 1;
         } else if (strcmp(a, "--challenge") == 0) {
             challenge = 1;
-        } else if ((strcmp(a, "--predictions") == 0 || strcmp(a, "--labels") == 0) &&
-                   i + 1 < argc) {
-            *(a[2] == 'p' ? &pred_path : &label_path) = argv[++i];
+        } else if (strcmp(a, "--predictions") == 0 && i + 1 < argc) {
+            pred_path = argv[++i];
+        } else if (strcmp(a, "--labels") == 0 && i + 1 < argc) {
+            label_path = argv[++i];
+        } else if (strcmp(a, "--hist") == 0 && i + 1 < argc) {
+            hist_path = argv[++i];
+        } else if (strcmp(a, "--scatter") == 0 && i + 1 < argc) {
+            scatter_path = argv[++i];
         } else {
             fprintf(stderr, "relage eval: unknown or incomplete option '%s' (see --help)\n", a);
             return 2;
         }
     }
-    if (!pred_path || !label_path) {
-        fprintf(stderr, "relage eval: needs --predictions FILE and --labels FILE (see --help)\n");
+    if (!label_path || (!pred_path && !hist_path)) {
+        fprintf(stderr, "relage eval: needs --labels FILE and --predictions FILE (see --help)\n");
         return 2;
     }
     label_set labels;
@@ -51,6 +100,14 @@ int cmd_eval(int argc, char **argv) {
     if (label_set_read(&labels, label_path) != RELAGE_OK) {
         fprintf(stderr, "relage eval: %s\n", relage_last_error());
         return 1;
+    }
+    if (hist_path && !draw_histogram(&labels, label_path, hist_path)) {
+        label_set_free(&labels);
+        return 1;
+    }
+    if (!pred_path) {
+        label_set_free(&labels);
+        return 0;
     }
     if (prediction_set_read(&preds, pred_path) != RELAGE_OK ||
         eval_predictions(&labels, &preds, challenge, &r) != RELAGE_OK) {
@@ -91,7 +148,8 @@ int cmd_eval(int argc, char **argv) {
                 printf("%-8s %6zu %8.3f %8.4f\n", GROUPS[g], r.groups[g].n, r.groups[g].mae,
                        r.groups[g].eps);
     }
+    int ok = !scatter_path || draw_scatter(&labels, &preds, scatter_path);
     prediction_set_free(&preds);
     label_set_free(&labels);
-    return 0;
+    return ok ? 0 : 1;
 }

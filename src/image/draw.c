@@ -153,6 +153,31 @@ void image_draw_rect(image *img, int x1, int y1, int x2, int y2, const uint8_t r
     fill_box(img, right - t, top, right, bottom, rgb);
 }
 
+void image_fill_rect(image *img, int x1, int y1, int x2, int y2, const uint8_t rgb[3]) {
+    if (!image_drawable(img) || !rgb) return;
+    fill_box(img, x1 < x2 ? x1 : x2, y1 < y2 ? y1 : y2, (int64_t)(x1 < x2 ? x2 : x1) + 1,
+             (int64_t)(y1 < y2 ? y2 : y1) + 1, rgb);
+}
+
+void image_draw_line(image *img, int x1, int y1, int x2, int y2, const uint8_t rgb[3], int width) {
+    if (!image_drawable(img) || !rgb) return;
+    double dx = (double)x2 - x1, dy = (double)y2 - y1, len = sqrt(dx * dx + dy * dy);
+    int r = width > 1 ? width / 2 : 0;
+    /* one disc per pixel of length, at most a few times the image's diagonal */
+    double limit = 4.0 * ((double)img->width + img->height);
+    int64_t steps = (int64_t)(len < limit ? len : limit) + 1;
+    for (int64_t i = 0; i <= steps; i++) {
+        double t = (double)i / (double)steps;
+        double x = x1 + t * dx, y = y1 + t * dy;
+        if (x < -r - 1 || y < -r - 1 || x > img->width + r || y > img->height + r) continue;
+        if (r == 0)
+            fill_box(img, (int64_t)lround(x), (int64_t)lround(y), (int64_t)lround(x) + 1,
+                     (int64_t)lround(y) + 1, rgb);
+        else
+            image_draw_disc(img, (int)lround(x), (int)lround(y), r, rgb);
+    }
+}
+
 /* Pixels whose centre is within radius of (cx, cy): (x - cx)^2 + (y - cy)^2 <= radius^2. */
 void image_draw_disc(image *img, int cx, int cy, int radius, const uint8_t rgb[3]) {
     int64_t r = radius, y0, y1;

@@ -87,6 +87,10 @@ relage_status image_save_png(const image *img, const char *path);
  * each font pixel `scale` x `scale`. On a gray image the colour's luma is drawn. */
 void image_draw_rect(image *img, int x1, int y1, int x2, int y2, const uint8_t rgb[3],
                      int thickness);
+/* Filled rectangle [x1, x2] x [y1, y2] (inclusive, either order), and a line from (x1, y1) to
+ * (x2, y2) of the given width (discs along the segment), both clipped. */
+void image_fill_rect(image *img, int x1, int y1, int x2, int y2, const uint8_t rgb[3]);
+void image_draw_line(image *img, int x1, int y1, int x2, int y2, const uint8_t rgb[3], int width);
 void image_draw_disc(image *img, int cx, int cy, int radius, const uint8_t rgb[3]);
 void image_draw_text(image *img, int x, int y, const char *text, const uint8_t rgb[3], int scale);
 

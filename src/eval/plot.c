@@ -1,0 +1,191 @@
+/* Chart drawing and the figures. Text is the 5x7 font at scale 2 (12 px per character). */
+#include "eval/plot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "eval/stats.h"
+
+static const uint8_t BLACK[3] = {0, 0, 0}, GREY[3] = {225, 225, 225}, WHITE[3] = {255, 255, 255};
+enum { TEXT_SCALE = 2, CHAR_W = 6 * TEXT_SCALE, CHAR_H = 7 * TEXT_SCALE };
+
+const uint8_t *chart_colour(size_t i) {
+    static const uint8_t palette[8][3] = {{31, 119, 180},  {255, 127, 14},  {44, 160, 44},
+                                          {214, 39, 40},   {148, 103, 189}, {140, 86, 75},
+                                          {227, 119, 194}, {127, 127, 127}};
+    return palette[i % 8];
+}
+
+static int px(const chart *c, double x) {
+    return c->left + (int)lround((x - c->x0) / (c->x1 - c->x0) * (c->right - c->left));
+}
+
+static int py(const chart *c, double y) {
+    return c->bottom - (int)lround((y - c->y0) / (c->y1 - c->y0) * (c->bottom - c->top));
+}
+
+/* A round tick step giving about `target` ticks over span. */
+static double tick_step(double span, int target) {
+    double raw = span / target, mag = pow(10.0, floor(log10(raw))), f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+static void text(chart *c, int x, int y, const char *s) {
+    image_draw_text(&c->canvas, x, y, s, BLACK, TEXT_SCALE);
+}
+
+static void format_tick(char *buf, size_t size, double v, double step) {
+    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step));
+    snprintf(buf, size, "%.*f", decimals, fabs(v) < 1e-12 ? 0.0 : v);
+}
+
+relage_status chart_begin(chart *c, int width, int height, double x0, double x1, double y0,
+                          double y1, const char *title, const char *xlabel, const char *ylabel) {
+    memset(c, 0, sizeof *c);
+    if (!(x0 < x1) || !(y0 < y1) || width < 200 || height < 150)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "chart: empty range or canvas too small");
+    relage_status st = image_alloc(&c->canvas, width, height, 3);
+    if (st != RELAGE_OK) return st;
+    memset(c->canvas.data, 255, (size_t)width * height * 3);
+    c->x0 = x0, c->x1 = x1, c->y0 = y0, c->y1 = y1;
+    c->left = 10 * CHAR_W, c->right = width - 2 * CHAR_W;
+    c->top = 3 * CHAR_H, c->bottom = height - 4 * CHAR_H;
+    char buf[32];
+    double sx = tick_step(x1 - x0, 8), sy = tick_step(y1 - y0, 6);
+    for (double v = ceil(y0 / sy) * sy; v <= y1 + 1e-9 * sy; v += sy) {
+        int y = py(c, v);
+        image_draw_line(&c->canvas, c->left, y, c->right, y, GREY, 1);
+        format_tick(buf, sizeof buf, v, sy);
+        text(c, c->left - CHAR_W * ((int)strlen(buf) + 1), y - CHAR_H / 2, buf);
+    }
+    for (double v = ceil(x0 / sx) * sx; v <= x1 + 1e-9 * sx; v += sx) {
+        int x = px(c, v);
+        image_draw_line(&c->canvas, x, c->bottom, x, c->bottom + 6, BLACK, 1);
+        format_tick(buf, sizeof buf, v, sx);
+        text(c, x - CHAR_W * (int)strlen(buf) / 2, c->bottom + 10, buf);
+    }
+    image_draw_line(&c->canvas, c->left, c->top, c->left, c->bottom, BLACK, 2);
+    image_draw_line(&c->canvas, c->left, c->bottom, c->right, c->bottom, BLACK, 2);
+    if (title) text(c, (width - CHAR_W * (int)strlen(title)) / 2, CHAR_H, title);
+    if (xlabel)
+        text(c, (c->left + c->right - CHAR_W * (int)strlen(xlabel)) / 2, height - 2 * CHAR_H,
+             xlabel);
+    if (ylabel) text(c, CHAR_W / 2, c->top - 2 * CHAR_H + 4, ylabel);
+    return RELAGE_OK;
+}
+
+void chart_bar(chart *c, double xa, double xb, double y, const uint8_t rgb[3]) {
+    int a = px(c, xa), b = px(c, xb) - 1;
+    image_fill_rect(&c->canvas, a, py(c, y), b > a ? b : a, c->bottom - 1, rgb);
+}
+
+void chart_line(chart *c, const double *x, const double *y, size_t n, const uint8_t rgb[3],
+                int width) {
+    for (size_t i = 1; i < n; i++)
+        image_draw_line(&c->canvas, px(c, x[i - 1]), py(c, y[i - 1]), px(c, x[i]), py(c, y[i]), rgb,
+                        width);
+}
+
+void chart_point(chart *c, double x, double y, const uint8_t rgb[3], int radius) {
+    image_draw_disc(&c->canvas, px(c, x), py(c, y), radius, rgb);
+}
+
+void chart_legend(chart *c, const char *label, const uint8_t rgb[3]) {
+    int x = c->right - CHAR_W * ((int)strlen(label) + 4),
+        y = c->top + c->legend_entries * 2 * CHAR_H;
+    image_fill_rect(&c->canvas, x - 4, y - 4, c->right - 4, y + CHAR_H + 4, WHITE);
+    image_fill_rect(&c->canvas, x, y + 2, x + 2 * CHAR_W, y + CHAR_H - 2, rgb);
+    text(c, x + 3 * CHAR_W, y, label);
+    c->legend_entries++;
+}
+
+relage_status chart_save(chart *c, const char *path) {
+    relage_status st = image_save_png(&c->canvas, path);
+    image_free(&c->canvas);
+    return st;
+}
+
+void kde_gaussian(const double *values, size_t n, const double *xs, double *ys, size_t m) {
+    double sd = stats_sd(values, n), h = sd * pow((double)n, -0.2);
+    for (size_t j = 0; j < m; j++) {
+        double sum = 0.0;
+        if (n >= 2 && h > 0)
+            for (size_t i = 0; i < n; i++) {
+                double u = (xs[j] - values[i]) / h;
+                sum += exp(-0.5 * u * u);
+            }
+        ys[j] = n >= 2 && h > 0 ? sum / ((double)n * h * sqrt(2.0 * 3.14159265358979323846)) : 0;
+    }
+}
+
+relage_status figure_age_histogram(const char *path, const char *title, const double *ages,
+                                   size_t n) {
+    size_t counts[101] = {0}, max = 1;
+    for (size_t i = 0; i < n; i++) {
+        int a = ages[i] < 0 ? 0 : ages[i] > 100 ? 100 : (int)ages[i];
+        if (++counts[a] > max) max = counts[a];
+    }
+    chart c;
+    relage_status st =
+        chart_begin(&c, 1000, 560, 0, 101, 0, (double)max * 1.08, title, "age", "images");
+    if (st != RELAGE_OK) return st;
+    for (int a = 0; a <= 100; a++)
+        if (counts[a]) chart_bar(&c, a, a + 1, (double)counts[a], chart_colour(0));
+    char label[64];
+    snprintf(label, sizeof label, "%zu images", n);
+    chart_legend(&c, label, chart_colour(0));
+    return chart_save(&c, path);
+}
+
+relage_status figure_kde(const char *path, const char *title, const char *metric,
+                         const char *const *names, const double *const *values,
+                         const size_t *counts, size_t n_models) {
+    enum { POINTS = 400 };
+    double lo = INFINITY, hi = -INFINITY, xs[POINTS], ys[POINTS], top = 0;
+    for (size_t m = 0; m < n_models; m++) {
+        double sd = stats_sd(values[m], counts[m]);
+        for (size_t i = 0; i < counts[m]; i++) {
+            lo = fmin(lo, values[m][i] - 3 * sd);
+            hi = fmax(hi, values[m][i] + 3 * sd);
+        }
+    }
+    if (!(lo < hi))
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "KDE figure: needs models with 2 or more "
+                                                   "different values");
+    for (int j = 0; j < POINTS; j++) xs[j] = lo + (hi - lo) * j / (POINTS - 1);
+    for (size_t m = 0; m < n_models; m++) {
+        kde_gaussian(values[m], counts[m], xs, ys, POINTS);
+        for (int j = 0; j < POINTS; j++) top = fmax(top, ys[j]);
+    }
+    if (!(top > 0)) return relage_fail(RELAGE_ERR_INVALID_ARG, "KDE figure: no spread to show");
+    chart c;
+    relage_status st = chart_begin(&c, 1000, 560, lo, hi, 0, top * 1.1, title, metric, "density");
+    if (st != RELAGE_OK) return st;
+    for (size_t m = 0; m < n_models; m++) {
+        kde_gaussian(values[m], counts[m], xs, ys, POINTS);
+        chart_line(&c, xs, ys, POINTS, chart_colour(m), 3);
+        for (size_t i = 0; i < counts[m]; i++)
+            chart_point(&c, values[m][i], top * 0.02, chart_colour(m), 5);
+        char label[96];
+        snprintf(label, sizeof label, "%s (%zu)", names[m], counts[m]);
+        chart_legend(&c, label, chart_colour(m));
+    }
+    return chart_save(&c, path);
+}
+
+relage_status figure_scatter(const char *path, const char *title, const double *truth,
+                             const double *predicted, size_t n) {
+    chart c;
+    relage_status st =
+        chart_begin(&c, 760, 760, 0, 100, 0, 100, title, "true age", "predicted age");
+    if (st != RELAGE_OK) return st;
+    double diag[2] = {0, 100};
+    chart_line(&c, diag, diag, 2, chart_colour(7), 2);
+    for (size_t i = 0; i < n; i++)
+        chart_point(&c, fmin(fmax(truth[i], 0), 100), fmin(fmax(predicted[i], 0), 100),
+                    chart_colour(0), 3);
+    return chart_save(&c, path);
+}
