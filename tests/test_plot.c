@@ -47,5 +47,14 @@ int main(void) {
     const size_t two[1] = {2};
     CHECK_FAILS(figure_kde(path, "kde", "MAE", names, flat, two, 1), RELAGE_ERR_INVALID_ARG);
     CHECK_FAILS(figure_scatter("/nonexistent-dir/x.png", "s", ages, pred, 3), RELAGE_ERR_IO);
+    /* an image grid with one readable image and one missing: the missing tile is grey */
+    const char *images[2] = {RELAGE_FIXTURES "/images/rgb.png", "/nonexistent/face.jpg"};
+    const char *captions[2] = {"true 20\npred 21", "true 30\npred 50"};
+    CHECK_OK(figure_image_grid(path, "grid", images, captions, 2, 2, 64));
+    image grid = {0};
+    CHECK_OK(image_load(&grid, path, NULL));
+    CHECK(grid.width == 2 * (64 + 8) + 8 && grid.height > 64);
+    image_free(&grid);
+    unlink(path);
     return test_summary("test_plot");
 }

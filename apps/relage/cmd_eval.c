@@ -1,5 +1,6 @@
 /* relage eval --predictions FILE --labels FILE: MAE, epsilon-error, real-age MAE and a
  * breakdown by age group of an existing predictions CSV. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@ static void eval_usage(FILE *out) {
             "  --hist PNG          draw the labels' age histogram (then --predictions is\n"
             "                      optional)\n"
             "  --scatter PNG       draw predicted against true (mean apparent) age\n"
+            "  --grid PNG          draw the 8 best and 8 worst predictions (needs --images)\n"
+            "  --images DIR        where the labelled images are (names relative to it)\n"
             "\n"
             "epsilon = 1 - exp(-(x - mu)^2 / (2 sigma^2)); for sigma = 0 it is 0 when x == mu,\n"
             "else 1.\n");
@@ -65,8 +68,54 @@ static int draw_scatter(const label_set *labels, const prediction_set *preds, co
     return st == RELAGE_OK;
 }
 
+typedef struct scored {
+    size_t label, pred;
+    double error;
+} scored;
+
+static int by_error(const void *a, const void *b) {
+    double x = ((const scored *)a)->error, y = ((const scored *)b)->error;
+    return (x > y) - (x < y);
+}
+
+/* The 8 best and 8 worst predictions by |error| against the apparent mean (Figures 4, 5). */
+static int draw_grid(const label_set *labels, const prediction_set *preds, const char *dir,
+                     const char *png) {
+    enum { SHOW = 8 };
+    scored *s = malloc((labels->n + 1) * sizeof *s);
+    size_t n = 0;
+    for (size_t i = 0; s && i < labels->n; i++)
+        for (size_t k = 0; k < preds->n; k++)
+            if (strcmp(preds->names[k], labels->items[i].name) == 0) {
+                s[n++] = (scored){i, k, fabs(preds->ages[k] - labels->items[i].mean)};
+                break;
+            }
+    if (s) qsort(s, n, sizeof *s, by_error);
+    size_t show = n < 2 * SHOW ? n : 2 * SHOW, half = show / 2;
+    char paths[2 * SHOW][512], captions[2 * SHOW][64];
+    const char *path_ptr[2 * SHOW], *caption_ptr[2 * SHOW];
+    for (size_t j = 0; j < show; j++) {
+        const scored *e = &s[j < half ? j : n - (show - j)];
+        snprintf(paths[j], sizeof paths[j], "%s/%s", dir, labels->items[e->label].name);
+        snprintf(captions[j], sizeof captions[j], "true %.1f\npred %.1f",
+                 labels->items[e->label].mean, preds->ages[e->pred]);
+        path_ptr[j] = paths[j];
+        caption_ptr[j] = captions[j];
+    }
+    relage_status st =
+        show ? figure_image_grid(png, "Best (top rows) and worst (bottom rows) predictions",
+                                 path_ptr, caption_ptr, show, 4, 160)
+             : RELAGE_ERR_INVALID_ARG;
+    free(s);
+    if (st != RELAGE_OK)
+        fprintf(stderr, "relage eval: %s: %s\n", png,
+                show ? relage_last_error() : "no image has both a label and a prediction");
+    return st == RELAGE_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *pred_path = NULL, *label_path = NULL, *hist_path = NULL, *scatter_path = NULL;
+    const char *grid_path = NULL, *image_dir = NULL;
     int json = 0, challenge = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -85,6 +134,10 @@ int cmd_eval(int argc, char **argv) {
             hist_path = argv[++i];
         } else if (strcmp(a, "--scatter") == 0 && i + 1 < argc) {
             scatter_path = argv[++i];
+        } else if (strcmp(a, "--grid") == 0 && i + 1 < argc) {
+            grid_path = argv[++i];
+        } else if (strcmp(a, "--images") == 0 && i + 1 < argc) {
+            image_dir = argv[++i];
         } else {
             fprintf(stderr, "relage eval: unknown or incomplete option '%s' (see --help)\n", a);
             return 2;
@@ -149,6 +202,12 @@ int cmd_eval(int argc, char **argv) {
                        r.groups[g].eps);
     }
     int ok = !scatter_path || draw_scatter(&labels, &preds, scatter_path);
+    if (grid_path && !image_dir) {
+        fprintf(stderr, "relage eval: --grid needs --images DIR\n");
+        ok = 0;
+    } else if (grid_path) {
+        ok = draw_grid(&labels, &preds, image_dir, grid_path) && ok;
+    }
     prediction_set_free(&preds);
     label_set_free(&labels);
     return ok ? 0 : 1;

@@ -189,3 +189,44 @@ relage_status figure_scatter(const char *path, const char *title, const double *
                     chart_colour(0), 3);
     return chart_save(&c, path);
 }
+
+relage_status figure_image_grid(const char *path, const char *title, const char *const *images,
+                                const char *const *captions, size_t n, int columns, int tile) {
+    if (n == 0 || columns < 1 || tile < 32)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "image grid: nothing to draw");
+    int rows = (int)((n + (size_t)columns - 1) / (size_t)columns), pad = 8;
+    int cell_h = tile + 3 * CHAR_H + pad, width = columns * (tile + pad) + pad;
+    int height = 3 * CHAR_H + rows * cell_h + pad;
+    image canvas = {0};
+    relage_status st = image_alloc(&canvas, width, height, 3);
+    if (st != RELAGE_OK) return st;
+    memset(canvas.data, 255, (size_t)width * height * 3);
+    if (title)
+        image_draw_text(&canvas, (width - CHAR_W * (int)strlen(title)) / 2, CHAR_H, title, BLACK,
+                        TEXT_SCALE);
+    for (size_t i = 0; i < n; i++) {
+        int x = pad + (int)(i % (size_t)columns) * (tile + pad);
+        int y = 3 * CHAR_H + (int)(i / (size_t)columns) * cell_h;
+        image img = {0}, small = {0};
+        const char *caption = captions[i];
+        if (image_load(&img, images[i], NULL) == RELAGE_OK) {
+            double scale = (double)tile / (img.width > img.height ? img.width : img.height);
+            int w = (int)lround(img.width * scale), h = (int)lround(img.height * scale);
+            if (image_resize_bilinear(&small, &img, w < 1 ? 1 : w, h < 1 ? 1 : h) == RELAGE_OK) {
+                int ox = x + (tile - small.width) / 2, oy = y + (tile - small.height) / 2;
+                for (int r = 0; r < small.height; r++)
+                    memcpy(canvas.data + ((size_t)(oy + r) * width + ox) * 3,
+                           small.data + (size_t)r * small.width * 3, (size_t)small.width * 3);
+            }
+        } else {
+            image_fill_rect(&canvas, x, y, x + tile - 1, y + tile - 1, GREY);
+            caption = "unreadable";
+        }
+        image_draw_text(&canvas, x, y + tile + 4, caption, BLACK, TEXT_SCALE);
+        image_free(&small);
+        image_free(&img);
+    }
+    st = image_save_png(&canvas, path);
+    image_free(&canvas);
+    return st;
+}

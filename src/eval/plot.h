@@ -49,4 +49,10 @@ relage_status figure_kde(const char *path, const char *title, const char *metric
 relage_status figure_scatter(const char *path, const char *title, const double *truth,
                              const double *predicted, size_t n);
 
+/* Figures 4 and 5: images as a grid of square tiles (each resized to fit tile x tile, centred)
+ * with a caption of up to two lines under each. An image that cannot be read leaves its tile
+ * grey with its error as caption. */
+relage_status figure_image_grid(const char *path, const char *title, const char *const *images,
+                                const char *const *captions, size_t n, int columns, int tile);
+
 #endif
