@@ -68,6 +68,21 @@ static int draw_scatter(const label_set *labels, const prediction_set *preds, co
     return st == RELAGE_OK;
 }
 
+/* ,"gender":{"0":{...},"1":{...}} for the codes present; nothing when none is. */
+static void print_attribute_json(const char *key, const eval_group *groups, int n) {
+    int first = 1;
+    for (int g = 0; g < n; g++) {
+        if (!groups[g].n) continue;
+        if (first) printf(",\"%s\":{", key);
+        printf("%s\"%d\":{\"n\":%zu,\"mae\":%.4f,\"eps\":", first ? "" : ",", g, groups[g].n,
+               groups[g].mae);
+        json_print_number(stdout, groups[g].eps, 4);
+        printf("}");
+        first = 0;
+    }
+    if (!first) printf("}");
+}
+
 typedef struct scored {
     size_t label, pred;
     double error;
@@ -189,7 +204,10 @@ int cmd_eval(int argc, char **argv) {
             printf("}");
             first = 0;
         }
-        printf("}}\n");
+        printf("}");
+        print_attribute_json("gender", r.gender, 2);
+        print_attribute_json("race", r.race, 5);
+        printf("}\n");
     } else {
         printf("%zu images: MAE %.3f, epsilon-error %.4f", r.n, r.mae, r.eps);
         if (r.n_real) printf(", MAE vs real age %.3f", r.mae_real);
@@ -200,6 +218,12 @@ int cmd_eval(int argc, char **argv) {
             if (r.groups[g].n)
                 printf("%-8s %6zu %8.3f %8.4f\n", GROUPS[g], r.groups[g].n, r.groups[g].mae,
                        r.groups[g].eps);
+        for (int g = 0; g < 7; g++) {
+            const eval_group *e = g < 2 ? &r.gender[g] : &r.race[g - 2];
+            if (e->n)
+                printf("%-6s %d %6zu %8.3f %8.4f\n", g < 2 ? "gender" : "race", g < 2 ? g : g - 2,
+                       e->n, e->mae, e->eps);
+        }
     }
     int ok = !scatter_path || draw_scatter(&labels, &preds, scatter_path);
     if (grid_path && !image_dir) {

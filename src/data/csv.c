@@ -140,6 +140,14 @@ int csv_column(const csv_table *t, const char *name) {
     return -1;
 }
 
+int csv_first_column(const csv_table *t, const char *const *names) {
+    for (; *names; names++) {
+        int c = csv_column(t, *names);
+        if (c >= 0) return c;
+    }
+    return -1;
+}
+
 int csv_number(const char *field, double *value) {
     char *end = NULL;
     while (*field == ' ') field++;

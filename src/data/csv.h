@@ -25,6 +25,9 @@ relage_status csv_read(csv_table *t, const char *path);
  * -1. */
 int csv_column(const csv_table *t, const char *name);
 
+/* The first of the NULL-terminated names that is a column, or -1. */
+int csv_first_column(const csv_table *t, const char *const *names);
+
 /* Parses a whole field as a finite number; 0 if it is not one. */
 int csv_number(const char *field, double *value);
 

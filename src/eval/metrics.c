@@ -14,70 +14,6 @@ double epsilon_error(double prediction, double mean, double std) {
     return 1.0 - exp(-(d * d) / (2.0 * std * std));
 }
 
-static int first_column(const csv_table *t, const char *const *names) {
-    for (; *names; names++) {
-        int c = csv_column(t, *names);
-        if (c >= 0) return c;
-    }
-    return -1;
-}
-
-relage_status label_set_read(label_set *labels, const char *path) {
-    static const char *const NAME[] = {"file_name", "image", "path", "file", NULL};
-    static const char *const MEAN[] = {"apparent_age_avg", "mean", "age", NULL};
-    static const char *const STD[] = {"apparent_age_std", "stdv", "std", NULL};
-    static const char *const REAL[] = {"real_age", NULL};
-    memset(labels, 0, sizeof *labels);
-    csv_table t;
-    relage_status st = csv_read(&t, path);
-    if (st != RELAGE_OK) return st;
-    int name = first_column(&t, NAME), mean = first_column(&t, MEAN);
-    int std = first_column(&t, STD), real = first_column(&t, REAL);
-    size_t first = 1;
-    if (name < 0 || mean < 0) { /* no header: ChaLearn 2015 or generic path,age[,std] */
-        name = 0, mean = 1, std = t.n_rows && t.n_fields[0] > 2 ? 2 : -1, real = -1;
-        first = 0;
-    }
-    labels->items = calloc(t.n_rows ? t.n_rows : 1, sizeof *labels->items);
-    if (!labels->items) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
-        goto cleanup;
-    }
-    for (size_t r = first; r < t.n_rows; r++) {
-        int nf = t.n_fields[r];
-        age_label *l = &labels->items[labels->n];
-        int need = mean > name ? mean : name;
-        if (std > need) need = std;
-        if (real > need) need = real;
-        l->std = l->real = NAN;
-        if (nf <= need || !csv_number(t.rows[r][mean], &l->mean) ||
-            (std >= 0 && !csv_number(t.rows[r][std], &l->std)) ||
-            (real >= 0 && !csv_number(t.rows[r][real], &l->real)) || !*t.rows[r][name] ||
-            (std >= 0 && l->std < 0)) {
-            st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: bad label row (%d fields)", path, t.line[r],
-                             nf);
-            goto cleanup;
-        }
-        if (!(l->name = strdup(t.rows[r][name]))) {
-            st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
-            goto cleanup;
-        }
-        labels->n++;
-    }
-    if (labels->n == 0) st = relage_fail(RELAGE_ERR_FORMAT, "%s: no labels", path);
-cleanup:
-    csv_free(&t);
-    if (st != RELAGE_OK) label_set_free(labels);
-    return st;
-}
-
-void label_set_free(label_set *labels) {
-    if (!labels) return;
-    for (size_t i = 0; i < labels->n; i++) free(labels->items[i].name);
-    free(labels->items);
-    memset(labels, 0, sizeof *labels);
-}
-
 relage_status prediction_set_read(prediction_set *preds, const char *path) {
     static const char *const NAME[] = {"file_name", "image", "path", "file", NULL};
     static const char *const AGE[] = {"predicted_age", "age", "prediction", NULL};
@@ -85,7 +21,7 @@ relage_status prediction_set_read(prediction_set *preds, const char *path) {
     csv_table t;
     relage_status st = csv_read(&t, path);
     if (st != RELAGE_OK) return st;
-    int name = first_column(&t, NAME), age = first_column(&t, AGE);
+    int name = csv_first_column(&t, NAME), age = csv_first_column(&t, AGE);
     if (name < 0 || age < 0) {
         st = relage_fail(RELAGE_ERR_FORMAT,
                          "%s: needs a header with file_name and predicted_age columns", path);
@@ -182,19 +118,29 @@ relage_status eval_predictions(const label_set *labels, const prediction_set *pr
         }
         int g = l->mean < 0 ? 0 : (int)(l->mean / 10.0);
         if (g >= AGE_GROUPS) g = AGE_GROUPS - 1;
-        result->groups[g].n++;
-        result->groups[g].mae += err;
-        result->groups[g].eps += eps;
+        eval_group *in[3] = {&result->groups[g],
+                             l->gender >= 0 && l->gender < 2 ? &result->gender[l->gender] : NULL,
+                             l->race >= 0 && l->race < 5 ? &result->race[l->race] : NULL};
+        for (int k = 0; k < 3; k++)
+            if (in[k]) {
+                in[k]->n++;
+                in[k]->mae += err;
+                in[k]->eps += eps;
+            }
     }
     for (size_t i = 0; i < preds->n; i++) result->n_extra += !used[i];
     result->mae = result->n ? abs_sum / (double)result->n : (double)NAN;
     size_t eps_n = challenge ? labels->n : result->n;
     result->eps = eps_n ? eps_sum / (double)eps_n : (double)NAN;
     result->mae_real = result->n_real ? real_sum / (double)result->n_real : (double)NAN;
-    for (int g = 0; g < AGE_GROUPS; g++)
-        if (result->groups[g].n) {
-            result->groups[g].mae /= (double)result->groups[g].n;
-            result->groups[g].eps /= (double)result->groups[g].n;
+    eval_group *all[AGE_GROUPS + 7];
+    for (int g = 0; g < AGE_GROUPS; g++) all[g] = &result->groups[g];
+    for (int g = 0; g < 2; g++) all[AGE_GROUPS + g] = &result->gender[g];
+    for (int g = 0; g < 5; g++) all[AGE_GROUPS + 2 + g] = &result->race[g];
+    for (int g = 0; g < AGE_GROUPS + 7; g++)
+        if (all[g]->n) {
+            all[g]->mae /= (double)all[g]->n;
+            all[g]->eps /= (double)all[g]->n;
         }
     free(full), free(base), free(used);
     return RELAGE_OK;

@@ -9,23 +9,8 @@
 
 #include <stddef.h>
 
+#include "data/labels.h"
 #include "relage.h"
-
-typedef struct age_label {
-    char *name;
-    double mean, std, real; /* std and real are NAN when the file has none */
-} age_label;
-
-typedef struct label_set {
-    age_label *items;
-    size_t n;
-} label_set;
-
-/* Reads labels: APPA-REAL gt_avg_*.csv (file_name, apparent_age_avg, apparent_age_std,
- * real_age), ChaLearn 2016 (image, mean, stdv), ChaLearn 2015 (image;mean;std, no header) or a
- * generic path,age[,std] file. Bad rows are errors naming file and line. */
-relage_status label_set_read(label_set *labels, const char *path);
-void label_set_free(label_set *labels);
 
 /* Reads predictions: a CSV with columns file_name (or image, path) and predicted_age (or age),
  * header required. */
@@ -53,6 +38,7 @@ typedef struct eval_result {
     size_t n_real;    /* of n, those with a real age */
     double mae, eps, mae_real;
     eval_group groups[AGE_GROUPS];
+    eval_group gender[2], race[5]; /* by the labels' codes where they carry them (UTKFace) */
 } eval_result;
 
 /* Matches predictions to labels by name (exactly, else by the part after the last '/').

@@ -1,0 +1,230 @@
+/* Label readers: CSV formats, UTKFace and All-Age-Faces folders, split files. */
+#include "data/labels.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/status.h"
+#include "data/csv.h"
+
+static void report_add(label_report *r, const char *name) {
+    if (!r) return;
+    size_t len = strlen(r->examples);
+    if (r->skipped < 5 && len + strlen(name) + 3 < sizeof r->examples)
+        snprintf(r->examples + len, sizeof r->examples - len, "%s%s", len ? ", " : "", name);
+    r->skipped++;
+}
+
+/* The column whose header starts with prefix (case-insensitive), or -1. */
+static int column_prefix(const csv_table *t, const char *prefix) {
+    for (int f = 0; t->n_rows && f < t->n_fields[0]; f++)
+        if (strncasecmp(t->rows[0][f], prefix, strlen(prefix)) == 0) return f;
+    return -1;
+}
+
+static relage_status grow(label_set *labels, size_t *cap, const char *what) {
+    if (labels->n < *cap) return RELAGE_OK;
+    size_t n = *cap ? 2 * *cap : 1024;
+    age_label *items = realloc(labels->items, n * sizeof *items);
+    if (!items) return relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", what);
+    labels->items = items;
+    *cap = n;
+    return RELAGE_OK;
+}
+
+relage_status label_set_read(label_set *labels, const char *path) {
+    static const char *const NAME[] = {"file_name", "image", "path", "file", NULL};
+    static const char *const MEAN[] = {"apparent_age_avg", "mean", "age", NULL};
+    static const char *const STD[] = {"apparent_age_std", "stdv", "std", NULL};
+    static const char *const REAL[] = {"real_age", NULL};
+    memset(labels, 0, sizeof *labels);
+    csv_table t;
+    relage_status st = csv_read(&t, path);
+    if (st != RELAGE_OK) return st;
+    int name = csv_first_column(&t, NAME), mean = csv_first_column(&t, MEAN);
+    int std = csv_first_column(&t, STD), real = csv_first_column(&t, REAL);
+    int gender = column_prefix(&t, "gender"), race = column_prefix(&t, "race");
+    size_t first = 1;
+    if (name < 0 || mean < 0) { /* no header: ChaLearn 2015 or generic path,age[,std] */
+        name = 0, mean = 1, std = t.n_rows && t.n_fields[0] > 2 ? 2 : -1;
+        real = gender = race = -1;
+        first = 0;
+    }
+    int need = mean > name ? mean : name;
+    if (std > need) need = std;
+    if (real > need) need = real;
+    labels->items = calloc(t.n_rows ? t.n_rows : 1, sizeof *labels->items);
+    if (!labels->items) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    for (size_t r = first; r < t.n_rows; r++) {
+        int nf = t.n_fields[r];
+        age_label *l = &labels->items[labels->n];
+        double code;
+        l->std = l->real = NAN;
+        l->gender = l->race = -1;
+        if (nf <= need || !csv_number(t.rows[r][mean], &l->mean) ||
+            (std >= 0 && !csv_number(t.rows[r][std], &l->std)) ||
+            (real >= 0 && !csv_number(t.rows[r][real], &l->real)) || !*t.rows[r][name] ||
+            (std >= 0 && l->std < 0)) {
+            st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: bad label row (%d fields)", path, t.line[r],
+                             nf);
+            goto cleanup;
+        }
+        if (gender >= 0 && gender < nf && csv_number(t.rows[r][gender], &code))
+            l->gender = (int)code;
+        if (race >= 0 && race < nf && csv_number(t.rows[r][race], &code)) l->race = (int)code;
+        if (!(l->name = strdup(t.rows[r][name]))) {
+            st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+            goto cleanup;
+        }
+        labels->n++;
+    }
+    if (labels->n == 0) st = relage_fail(RELAGE_ERR_FORMAT, "%s: no labels", path);
+cleanup:
+    csv_free(&t);
+    if (st != RELAGE_OK) label_set_free(labels);
+    return st;
+}
+
+/* Reads a folder's file names in sorted order and labels those `parse` accepts. */
+static relage_status from_folder(label_set *labels, const char *folder, label_report *report,
+                                 int (*parse)(const char *name, age_label *l)) {
+    memset(labels, 0, sizeof *labels);
+    if (report) memset(report, 0, sizeof *report);
+    struct dirent **entries = NULL;
+    int n = scandir(folder, &entries, NULL, alphasort);
+    if (n < 0) return relage_fail(RELAGE_ERR_IO, "%s: cannot read the folder", folder);
+    relage_status st = RELAGE_OK;
+    size_t cap = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = entries[i]->d_name;
+        if (st == RELAGE_OK && name[0] != '.' && (st = grow(labels, &cap, folder)) == RELAGE_OK) {
+            age_label *l = &labels->items[labels->n];
+            memset(l, 0, sizeof *l);
+            l->std = l->real = NAN;
+            l->gender = l->race = -1;
+            if (!parse(name, l))
+                report_add(report, name);
+            else if (!(l->name = strdup(name)))
+                st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", folder);
+            else
+                labels->n++;
+        }
+        free(entries[i]);
+    }
+    free(entries);
+    if (st == RELAGE_OK && labels->n == 0)
+        st = relage_fail(RELAGE_ERR_FORMAT, "%s: no labelled images", folder);
+    if (st != RELAGE_OK) label_set_free(labels);
+    return st;
+}
+
+/* AGE_GENDER_RACE_DATE.jpg.chip.jpg: age 0..116, gender 0..1, race 0..4, a 17-digit date. */
+static int parse_utkface(const char *name, age_label *l) {
+    int age, gender, race, used = 0;
+    char date[32];
+    if (sscanf(name, "%3d_%1d_%1d_%20[0-9]%n", &age, &gender, &race, date, &used) != 4) return 0;
+    if (strcmp(name + used, ".jpg.chip.jpg") != 0 || age < 0 || age > 120 || gender < 0 ||
+        gender > 1 || race < 0 || race > 4)
+        return 0;
+    l->mean = l->real = age;
+    l->gender = gender;
+    l->race = race;
+    return 1;
+}
+
+/* NNNNNAxx.jpg: five digits, 'A', the age. */
+static int parse_aaf(const char *name, age_label *l) {
+    int age, used = 0;
+    char id[8];
+    if (sscanf(name, "%5[0-9]A%3d%n", id, &age, &used) != 2 || strlen(id) != 5) return 0;
+    if (strcasecmp(name + used, ".jpg") != 0 || age < 0 || age > 120) return 0;
+    l->mean = l->real = age;
+    return 1;
+}
+
+relage_status label_set_from_utkface(label_set *labels, const char *folder, label_report *report) {
+    return from_folder(labels, folder, report, parse_utkface);
+}
+
+relage_status label_set_from_aaf(label_set *labels, const char *folder, label_report *report) {
+    return from_folder(labels, folder, report, parse_aaf);
+}
+
+typedef struct name_at {
+    const char *name;
+    size_t at;
+} name_at;
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const name_at *)a)->name, ((const name_at *)b)->name);
+}
+
+relage_status label_set_keep_split(label_set *labels, const char *split_path,
+                                   label_report *report) {
+    if (report) memset(report, 0, sizeof *report);
+    csv_table t;
+    relage_status st = csv_read(&t, split_path);
+    if (st != RELAGE_OK) return st;
+    name_at *index = malloc((labels->n + 1) * sizeof *index);
+    age_label *kept = calloc(t.n_rows + 1, sizeof *kept);
+    char *taken = calloc(labels->n + 1, 1);
+    size_t n_kept = 0;
+    if (!index || !kept || !taken) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", split_path);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < labels->n; i++) index[i] = (name_at){labels->items[i].name, i};
+    qsort(index, labels->n, sizeof *index, by_name);
+    for (size_t r = 0; r < t.n_rows; r++) {
+        char name[512];
+        if (sscanf(t.rows[r][0], "%511s", name) != 1) continue; /* "NAME [more fields]" */
+        name_at key = {name, 0}, *hit = bsearch(&key, index, labels->n, sizeof *index, by_name);
+        if (!hit || taken[hit->at]) {
+            report_add(report, name);
+            continue;
+        }
+        taken[hit->at] = 1;
+        kept[n_kept++] = labels->items[hit->at];
+    }
+    for (size_t i = 0; i < labels->n; i++)
+        if (!taken[i]) free(labels->items[i].name);
+    free(labels->items);
+    labels->items = kept;
+    labels->n = n_kept;
+    kept = NULL;
+cleanup:
+    free(index);
+    free(kept);
+    free(taken);
+    csv_free(&t);
+    return st;
+}
+
+size_t label_set_missing_images(const label_set *labels, const char *folder, label_report *report) {
+    if (report) memset(report, 0, sizeof *report);
+    size_t missing = 0;
+    for (size_t i = 0; i < labels->n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", folder, labels->items[i].name);
+        if (access(path, R_OK) != 0) {
+            missing++;
+            report_add(report, labels->items[i].name);
+        }
+    }
+    return missing;
+}
+
+void label_set_free(label_set *labels) {
+    if (!labels) return;
+    for (size_t i = 0; i < labels->n; i++) free(labels->items[i].name);
+    free(labels->items);
+    memset(labels, 0, sizeof *labels);
+}
