@@ -15,6 +15,7 @@ static void usage(FILE *out) {
             "\n"
             "commands:\n"
             "  detect    find faces in images (MTCNN, or a cascade fallback)\n"
+            "  prepare   detect and crop the faces of a dataset once, into a face cache\n"
             "  eval      MAE and epsilon-error of a predictions CSV against labels\n"
             "  compare   models over seeds: mean, sd, Shapiro-Wilk, t-tests\n"
             "  bench     time the network's forward pass or training step on random data\n"
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "detect") == 0) return cmd_detect(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("relage %s\n", relage_version());
