@@ -9,6 +9,7 @@ int cmd_detect(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `name`; prints an error and returns 0
  * on failure. */

@@ -16,6 +16,7 @@ static void usage(FILE *out) {
             "commands:\n"
             "  detect    find faces in images (MTCNN, or a cascade fallback)\n"
             "  prepare   detect and crop the faces of a dataset once, into a face cache\n"
+            "  train     train a model on a face cache (the paper's recipe by default)\n"
             "  eval      MAE and epsilon-error of a predictions CSV against labels\n"
             "  compare   models over seeds: mean, sd, Shapiro-Wilk, t-tests\n"
             "  bench     time the network's forward pass or training step on random data\n"
@@ -49,6 +50,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "detect") == 0) return cmd_detect(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("relage %s\n", relage_version());

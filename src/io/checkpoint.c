@@ -10,10 +10,9 @@
 
 static const char *const FORMAT = "relage-checkpoint";
 
-relage_status checkpoint_save(const model *m, const char *path) {
+/* Fills w with the model's tensors and metadata. */
+static relage_status add_model(safetensors_writer *w, const model *m) {
     relage_status st = RELAGE_OK;
-    safetensors_writer *w = safetensors_writer_new();
-    if (!w) return relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
     for (size_t i = 0; i < m->n_tensors && st == RELAGE_OK; i++) {
         const model_tensor *t = &m->tensors[i];
         if (t->kind == TENSOR_COUNTER)
@@ -43,8 +42,65 @@ relage_status checkpoint_save(const model *m, const char *path) {
     };
     for (size_t i = 0; i < sizeof meta / sizeof meta[0] && st == RELAGE_OK; i++)
         st = safetensors_writer_set_metadata(w, meta[i][0], meta[i][1]);
+    return st;
+}
+
+relage_status checkpoint_save(const model *m, const char *path) {
+    safetensors_writer *w = safetensors_writer_new();
+    if (!w) return relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
+    relage_status st = add_model(w, m);
     if (st == RELAGE_OK) st = safetensors_writer_save(w, path);
     safetensors_writer_free(w);
+    return st;
+}
+
+relage_status checkpoint_save_state(const model *m, const optimizer *opt, int epoch,
+                                    uint64_t next_sample, const char *path) {
+    safetensors_writer *w = safetensors_writer_new();
+    if (!w) return relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
+    relage_status st = add_model(w, m);
+    int64_t shape[1] = {(int64_t)(2 * opt->n)};
+    char text[3][32];
+    snprintf(text[0], sizeof text[0], "%d", epoch);
+    snprintf(text[1], sizeof text[1], "%llu", (unsigned long long)next_sample);
+    snprintf(text[2], sizeof text[2], "%ld", opt->step);
+    if (st == RELAGE_OK)
+        st = safetensors_writer_add(w, "optimizer.state", SAFETENSORS_F32, 1, shape, opt->state);
+    if (st == RELAGE_OK) st = safetensors_writer_set_metadata(w, "train_epoch", text[0]);
+    if (st == RELAGE_OK) st = safetensors_writer_set_metadata(w, "train_next_sample", text[1]);
+    if (st == RELAGE_OK) st = safetensors_writer_set_metadata(w, "optimizer_step", text[2]);
+    if (st == RELAGE_OK) st = safetensors_writer_save(w, path);
+    safetensors_writer_free(w);
+    return st;
+}
+
+relage_status checkpoint_load_state(model *m, optimizer *opt, int *epoch, uint64_t *next_sample,
+                                    const char *path) {
+    safetensors_file *f = NULL;
+    relage_status st = safetensors_open(&f, path);
+    if (st != RELAGE_OK) return st;
+    const char *e = safetensors_metadata(f, "train_epoch");
+    const char *n = safetensors_metadata(f, "train_next_sample");
+    const char *s = safetensors_metadata(f, "optimizer_step");
+    int64_t shape[1] = {(int64_t)(2 * opt->n)};
+    if (!e || !n || !s) {
+        st = relage_fail(RELAGE_ERR_FORMAT, "%s: not a training state", path);
+        goto cleanup;
+    }
+    checkpoint_report report;
+    if ((st = checkpoint_load_from(m, f, "", 0, &report)) == RELAGE_OK && report.missing)
+        st = relage_fail(RELAGE_ERR_MISMATCH, "%zu model tensors missing (%s)", report.missing,
+                         report.missing_names);
+    if (st != RELAGE_OK ||
+        (st = safetensors_load_f32(f, "optimizer.state", 1, shape, opt->state)) != RELAGE_OK) {
+        relage_fail_context(st, "%s", path);
+        goto cleanup;
+    }
+    *epoch = atoi(e);
+    *next_sample = strtoull(n, NULL, 10);
+    opt->step = atol(s);
+cleanup:
+    safetensors_close(f);
     return st;
 }
 

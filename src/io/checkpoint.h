@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "io/safetensors.h"
+#include "nn/optim.h"
 #include "nn/resnet.h"
 #include "relage.h"
 
@@ -23,6 +24,15 @@ typedef struct checkpoint_report {
 /* Writes every tensor of the model (parameters, running statistics, num_batches_tracked) and
  * the metadata, atomically: on failure an existing file at path is left unchanged. */
 relage_status checkpoint_save(const model *m, const char *path);
+
+/* A training state: the checkpoint plus the optimiser's state and step and the position in
+ * training (the next epoch and the next sample in it). Written atomically. */
+relage_status checkpoint_save_state(const model *m, const optimizer *opt, int epoch,
+                                    uint64_t next_sample, const char *path);
+/* Loads a state written by checkpoint_save_state into m and opt (built with the same
+ * configuration); RELAGE_ERR_MISMATCH if they differ. */
+relage_status checkpoint_load_state(model *m, optimizer *opt, int *epoch, uint64_t *next_sample,
+                                    const char *path);
 
 /* Reads the metadata of a relage checkpoint into a model configuration (which
  * model_create then builds). RELAGE_ERR_FORMAT if the file is not a relage checkpoint. */

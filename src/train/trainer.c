@@ -1,0 +1,229 @@
+/* The training loop: epochs of shuffled, augmented batches through model_train_step, validation,
+ * logging and atomic state files. */
+#include "train/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/status.h"
+#include "data/face_cache.h"
+#include "data/loader.h"
+#include "eval/metrics.h"
+#include "io/checkpoint.h"
+
+train_config train_default_config(void) {
+    train_config c;
+    memset(&c, 0, sizeof c);
+    c.model = model_default_config();
+    c.optim = optim_default_config(OPTIM_RMSPROP);
+    c.optim.lr = 1e-4f;
+    c.schedule = lr_schedule_paper();
+    c.epochs = 20;
+    c.batch = 30;
+    c.seed = 1;
+    return c;
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* MAE and epsilon of the expected age over the whole validation set. */
+static relage_status validate(model *m, loader *l, int batch, float *images, double *mae,
+                              double *eps) {
+    float ages[256], stds[256];
+    uint64_t records[256];
+    double abs_sum = 0, eps_sum = 0;
+    size_t eps_n = 0;
+    for (size_t start = 0; start < l->n; start += (size_t)batch) {
+        int B = (int)(l->n - start < (size_t)batch ? l->n - start : (size_t)batch);
+        relage_status st = loader_eval_batch(l, start, B, images, ages, stds, records);
+        if (st == RELAGE_OK) st = model_forward(m, images, B, 0);
+        if (st != RELAGE_OK) return st;
+        model_expected_age(m);
+        for (int b = 0; b < B; b++) {
+            abs_sum += fabs((double)m->expected[b] - (double)ages[b]);
+            if (!isnan(stds[b])) {
+                eps_sum += epsilon_error(m->expected[b], ages[b], stds[b]);
+                eps_n++;
+            }
+        }
+    }
+    *mae = l->n ? abs_sum / (double)l->n : (double)NAN;
+    *eps = eps_n ? eps_sum / (double)eps_n : (double)NAN;
+    return RELAGE_OK;
+}
+
+static void path_in(char *out, size_t size, const char *dir, const char *name) {
+    snprintf(out, size, "%s/%s", dir, name);
+}
+
+static relage_status write_config(const train_config *c, const char *dir) {
+    char path[4096], tmp[4200];
+    path_in(path, sizeof path, dir, "config.json");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp) return relage_fail(RELAGE_ERR_IO, "%s: %s", tmp, strerror(errno));
+    fprintf(fp,
+            "{\"relage_version\":\"%s\",\"arch\":\"%s\",\"head\":\"%s\",\"width\":%g,"
+            "\"input\":%d,\"hidden\":%d,\"rn_literal\":%d,\"model_seed\":%llu,"
+            "\"optimizer\":\"%s\",\"lr\":%g,\"weight_decay\":%g,\"momentum\":%g,"
+            "\"schedule\":\"%s\",\"milestones\":[%d,%d],\"gamma\":%g,\"epochs\":%d,"
+            "\"batch\":%d,\"seed\":%llu,\"train\":\"%s\",\"val\":\"%s\",\"init\":\"%s\"}\n",
+            RELAGE_VERSION, resnet_arch_name(c->model.arch), head_kind_name(c->model.head),
+            (double)c->model.width, c->model.input, c->model.hidden, c->model.rn_literal,
+            (unsigned long long)c->model.seed, c->optim.kind == OPTIM_RMSPROP ? "rmsprop" : "adamw",
+            (double)c->optim.lr, (double)c->optim.weight_decay, (double)c->optim.momentum,
+            c->schedule.kind == LR_STEP     ? "step"
+            : c->schedule.kind == LR_COSINE ? "cosine"
+                                            : "constant",
+            c->schedule.milestones[0], c->schedule.milestones[1], (double)c->schedule.gamma,
+            c->epochs, c->batch, (unsigned long long)c->seed, c->train_cache,
+            c->val_cache ? c->val_cache : "", c->init ? c->init : "");
+    if (fclose(fp) != 0 || rename(tmp, path) != 0)
+        return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+    return RELAGE_OK;
+}
+
+static relage_status append_log(const char *dir, const epoch_result *r) {
+    char path[4096];
+    path_in(path, sizeof path, dir, "log.jsonl");
+    FILE *fp = fopen(path, "a");
+    if (!fp) return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+    char mae[32] = "null", eps[32] = "null"; /* JSON has no NaN */
+    if (isfinite(r->val_mae)) snprintf(mae, sizeof mae, "%.4f", r->val_mae);
+    if (isfinite(r->val_eps)) snprintf(eps, sizeof eps, "%.4f", r->val_eps);
+    fprintf(fp,
+            "{\"epoch\":%d,\"lr\":%.3g,\"train_loss\":%.5f,\"val_mae\":%s,\"val_eps\":%s,"
+            "\"seconds\":%.1f,\"img_per_s\":%.2f}\n",
+            r->epoch, r->lr, r->train_loss, mae, eps, r->seconds, r->img_per_s);
+    return fclose(fp) == 0 ? RELAGE_OK
+                           : relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+}
+
+relage_status train_run(const train_config *cfg, const train_callbacks *cb, volatile int *stop,
+                        int *stopped) {
+    *stopped = 0;
+    model *m = NULL;
+    optimizer *opt = NULL;
+    face_cache *train_cache = NULL, *val_cache = NULL;
+    loader train = {0}, val = {0};
+    float *images = NULL, *ages = NULL;
+    char state_path[4096], model_path[4096];
+    relage_status st;
+    if (cfg->batch < 1 || cfg->batch > 256 || cfg->epochs < 1)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "train: batch 1..256 and epochs >= 1");
+    if (mkdir(cfg->out_dir, 0777) != 0 && errno != EEXIST)
+        return relage_fail(RELAGE_ERR_IO, "%s: %s", cfg->out_dir, strerror(errno));
+    path_in(state_path, sizeof state_path, cfg->out_dir, "state.safetensors");
+    path_in(model_path, sizeof model_path, cfg->out_dir, "model.safetensors");
+    if ((st = model_create(&m, &cfg->model, NULL)) != RELAGE_OK ||
+        (st = model_reserve(m, cfg->batch)) != RELAGE_OK ||
+        (st = optimizer_create(&opt, &cfg->optim, m->n_params)) != RELAGE_OK ||
+        (st = face_cache_open(&train_cache, cfg->train_cache)) != RELAGE_OK ||
+        (st = loader_init(&train, train_cache, cfg->model.input, cfg->seed)) != RELAGE_OK)
+        goto cleanup;
+    if (cfg->val_cache && ((st = face_cache_open(&val_cache, cfg->val_cache)) != RELAGE_OK ||
+                           (st = loader_init(&val, val_cache, cfg->model.input, 0)) != RELAGE_OK))
+        goto cleanup;
+    if (train.n < (size_t)cfg->batch) {
+        st = relage_fail(RELAGE_ERR_INVALID_ARG, "%s: %zu usable images, fewer than a batch of %d",
+                         cfg->train_cache, train.n, cfg->batch);
+        goto cleanup;
+    }
+    int first_epoch = 0;
+    uint64_t next_sample = 0;
+    if (cfg->resume) {
+        if ((st = checkpoint_load_state(m, opt, &first_epoch, &next_sample, state_path)) !=
+            RELAGE_OK)
+            goto cleanup;
+    } else {
+        if (cfg->init && (st = checkpoint_load(m, cfg->init, 0, NULL)) != RELAGE_OK) goto cleanup;
+        if ((st = write_config(cfg, cfg->out_dir)) != RELAGE_OK) goto cleanup;
+        char log[4096];
+        path_in(log, sizeof log, cfg->out_dir, "log.jsonl");
+        remove(log);
+    }
+    size_t in = (size_t)cfg->model.input, per = 3 * in * in;
+    images = malloc((size_t)cfg->batch * per * sizeof(float));
+    ages = malloc((size_t)cfg->batch * sizeof(float));
+    if (!images || !ages) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "train: out of memory for a batch");
+        goto cleanup;
+    }
+    /* Each epoch covers the largest whole number of batches (the remainder is dropped, as the
+     * reference does). */
+    size_t batches = train.n / (size_t)cfg->batch;
+    for (int epoch = first_epoch; epoch < cfg->epochs; epoch++) {
+        float lr = lr_at_epoch(&cfg->schedule, cfg->optim.lr, epoch);
+        loader_shuffle(&train, epoch);
+        double t0 = seconds_now(), loss_sum = 0;
+        size_t loss_n = 0;
+        for (size_t b = (size_t)(next_sample / (uint64_t)cfg->batch); b < batches; b++) {
+            if (*stop) {
+                st = checkpoint_save_state(m, opt, epoch, (uint64_t)(b * (size_t)cfg->batch),
+                                           state_path);
+                *stopped = 1;
+                goto cleanup;
+            }
+            age_loss l;
+            if ((st = loader_train_batch(&train, epoch, b * (size_t)cfg->batch, cfg->batch, images,
+                                         ages)) != RELAGE_OK ||
+                (st = model_train_step(m, opt, images, ages, cfg->batch, lr, &l)) != RELAGE_OK)
+                goto cleanup;
+            if (!isfinite(l.total)) {
+                st = relage_fail(RELAGE_ERR_INVALID_ARG,
+                                 "train: the loss is %g at epoch %d "
+                                 "batch %zu (learning rate too high?)",
+                                 l.total, epoch + 1, b);
+                goto cleanup;
+            }
+            loss_sum += l.total;
+            loss_n++;
+            if (cb && cb->progress) {
+                double dt = seconds_now() - t0;
+                train_progress p = {epoch,
+                                    cfg->epochs,
+                                    (b + 1) * (size_t)cfg->batch,
+                                    batches * (size_t)cfg->batch,
+                                    loss_sum / (double)loss_n,
+                                    dt > 0 ? (double)(loss_n * (size_t)cfg->batch) / dt : 0};
+                cb->progress(&p, cb->user);
+            }
+        }
+        next_sample = 0;
+        double seconds = seconds_now() - t0;
+        epoch_result r = {epoch + 1,
+                          lr,
+                          loss_n ? loss_sum / (double)loss_n : (double)NAN,
+                          NAN,
+                          NAN,
+                          seconds,
+                          seconds > 0 ? (double)(loss_n * (size_t)cfg->batch) / seconds : 0};
+        if (cfg->val_cache &&
+            (st = validate(m, &val, cfg->batch, images, &r.val_mae, &r.val_eps)) != RELAGE_OK)
+            goto cleanup;
+        if ((st = append_log(cfg->out_dir, &r)) != RELAGE_OK ||
+            (st = checkpoint_save(m, model_path)) != RELAGE_OK ||
+            (st = checkpoint_save_state(m, opt, epoch + 1, 0, state_path)) != RELAGE_OK)
+            goto cleanup;
+        if (cb && cb->epoch) cb->epoch(&r, cb->user);
+    }
+cleanup:
+    free(images);
+    free(ages);
+    loader_free(&train);
+    loader_free(&val);
+    face_cache_close(train_cache);
+    face_cache_close(val_cache);
+    optimizer_free(opt);
+    model_free(m);
+    return st;
+}
