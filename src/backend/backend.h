@@ -10,6 +10,7 @@
 
 #include "nn/batchnorm2d.h"
 #include "nn/conv2d.h"
+#include "nn/conv2d_direct.h"
 
 typedef struct backend {
     const char *name;
@@ -19,6 +20,10 @@ typedef struct backend {
                                  const conv2d_shape *s, float *scratch);
     void (*conv2d_backward_weights)(float *dweight, float *dbias, const float *dout,
                                     const float *inp, const conv2d_shape *s, float *scratch);
+    void (*conv2d_direct_forward)(float *out, const float *inp, const conv2d_direct *l, int G,
+                                  int H, int W, float *scratch);
+    void (*conv2d_direct_rows_forward)(float *out, const float *inp, const conv2d_direct *l, int H,
+                                       int W, float *scratch);
     void (*batchnorm2d_forward_train)(float *out, float *mean, float *rstd, const float *inp,
                                       const float *gamma, const float *beta, float *running_mean,
                                       float *running_var, const batchnorm2d_shape *s,

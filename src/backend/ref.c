@@ -1,4 +1,5 @@
-/* The reference backend: the plain-C kernels of src/nn, unchanged. */
+/* The reference backend: the plain-C kernels of src/nn, unchanged (conv2d_direct's with GCC vector
+ * types). */
 #include "backend/backend.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
@@ -9,6 +10,8 @@ static const backend ref_backend = {
     .conv2d_forward = conv2d_forward,
     .conv2d_backward_data = conv2d_backward_data,
     .conv2d_backward_weights = conv2d_backward_weights,
+    .conv2d_direct_forward = conv2d_direct_forward,
+    .conv2d_direct_rows_forward = conv2d_direct_rows_forward,
     .batchnorm2d_forward_train = batchnorm2d_forward_train,
     .batchnorm2d_forward_eval = batchnorm2d_forward_eval,
     .batchnorm2d_backward = batchnorm2d_backward,

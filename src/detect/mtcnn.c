@@ -10,8 +10,9 @@
  * own size, not the photo's. P-Net runs on horizontal strips of every level, recomputing the few
  * overlapping rows, which bounds memory and gives the OpenMP threads even tasks; R- and O-Net run
  * on batches of crops. All convolutions (and the dense layers, held as convolutions) go through
- * one register-tiled kernel; the engine's conv2d_forward (a general im2col, then gemm) took three
- * times as long on these thin layers. The results do not depend on the number of threads. */
+ * the backend's direct convolution (nn/conv2d_direct.h, Winograd F(2x2, 3x3) on the wide 3x3
+ * layers); the engine's conv2d_forward (a general im2col, then gemm) took three times as long on
+ * these thin layers. The results do not depend on the number of threads. */
 #include "detect/mtcnn.h"
 
 #include <math.h>
@@ -22,6 +23,7 @@
 
 #include "core/status.h"
 #include "detect/mtcnn_net.h"
+#include "nn/conv2d_direct.h"
 
 enum {
     PNET_STRIDE = 2,
@@ -38,133 +40,29 @@ mtcnn_params mtcnn_default_params(void) {
 
 /* ---- layers ---- */
 
-/* Convolutions. The column matrix (im2col) is built one panel of TILE_COLS columns at a time,
- * which stays in L1/L2 while every block of TILE_ROWS output channels (MTCNN_TILE_ROWS) is
- * multiplied with it by conv_tile.
- *
- * P-Net's maps are (C, H, stride) with the first W <= stride columns valid ("wide" rows): a valid
- * k x k convolution then needs no index arithmetic in its im2col, since each row of the column
- * matrix is a contiguous run of the input, and the last k - 1 columns of every output row are
- * garbage that no valid output reads (each output column depends only on the same column of the
- * column matrix). Copies run up to SLACK floats past a map, so those buffers have SLACK floats
- * more, allocated zeroed, and only ever hold finite values. */
-enum { TILE_ROWS = MTCNN_TILE_ROWS, TILE_COLS = 24, SLACK = 32 };
+/* Convolutions run through the backend's conv2d_direct. P-Net's maps are (C, H, stride) with the
+ * first W <= stride columns valid ("wide" rows), which its rows form takes as they are; R- and
+ * O-Net's batches of crops (C, G, H, W) go to the batched form. The rows form reads up to SLACK
+ * floats past a map, so those buffers have SLACK floats more, allocated zeroed, and only ever
+ * hold finite values. */
+enum { SLACK = CONV2D_DIRECT_SLACK };
 
-typedef float vec8 __attribute__((vector_size(32)));
-typedef int32_t vec8i __attribute__((vector_size(32)));
-
-void mtcnn_pack_conv(mtcnn_conv *l) {
-    size_t K = (size_t)l->in * l->k * l->k, blocks = ((size_t)l->out + TILE_ROWS - 1) / TILE_ROWS;
-    for (size_t blk = 0; blk < blocks; blk++)
-        for (size_t kk = 0; kk < K; kk++)
-            for (size_t r = 0; r < TILE_ROWS; r++) {
-                size_t o = blk * TILE_ROWS + r;
-                l->packed[(blk * K + kk) * TILE_ROWS + r] =
-                    o < (size_t)l->out ? l->weight[o * K + kk] : 0.0f;
-            }
+static conv2d_direct direct_of(const mtcnn_conv *l) {
+    conv2d_direct d = {l->in, l->out, l->k, l->packed, l->bias, l->alpha};
+    return d;
 }
 
-/* out rows [0, rows) x columns [0, cols) (row stride ldo) = PReLU(a (K, TILE_ROWS)^T
- * x b (K, TILE_COLS) + bias), no PReLU where alpha is NULL; products are summed over k in
- * order (with FMA where the clone has it). */
-__attribute__((target_clones("arch=x86-64-v3", "default"),
-               optimize("fp-contract=fast"))) static void
-conv_tile(size_t K, const float *a, const float *b, float *out, size_t ldo, int rows, int cols,
-          const float *bias, const float *alpha) {
-    vec8 acc[TILE_ROWS][3] = {{{0}}};
-    for (size_t k = 0; k < K; k++) {
-        vec8 b0, b1, b2;
-        memcpy(&b0, b + TILE_COLS * k, sizeof b0);
-        memcpy(&b1, b + TILE_COLS * k + 8, sizeof b1);
-        memcpy(&b2, b + TILE_COLS * k + 16, sizeof b2);
-        for (int r = 0; r < TILE_ROWS; r++) {
-            float w = a[TILE_ROWS * k + r];
-            acc[r][0] += w * b0;
-            acc[r][1] += w * b1;
-            acc[r][2] += w * b2;
-        }
-    }
-    /* PReLU as a select on the sign mask: v where v > 0, else alpha * v. */
-    for (int r = 0; r < TILE_ROWS; r++)
-        for (int j = 0; j < 3; j++) {
-            vec8 v = acc[r][j] + bias[r < rows ? r : 0];
-            if (alpha) {
-                vec8i positive = v > 0.0f;
-                vec8 scaled = alpha[r < rows ? r : 0] * v;
-                v = (vec8)(((vec8i)v & positive) | ((vec8i)scaled & ~positive));
-            }
-            acc[r][j] = v;
-        }
-    if (cols == TILE_COLS) {
-        for (int r = 0; r < rows; r++) memcpy(out + (size_t)r * ldo, acc[r], sizeof acc[r]);
-    } else {
-        float sum[TILE_ROWS][TILE_COLS];
-        memcpy(sum, acc, sizeof sum);
-        for (int r = 0; r < rows; r++) memcpy(out + (size_t)r * ldo, sum[r], cols * sizeof(float));
-    }
+/* out (OC, H-k+1, stride) = PReLU(conv(inp (C, H, stride)) + bias); scratch holds
+ * conv_scratch_floats(l). */
+static void conv_wide(const mtcnn *net, float *out, const float *inp, const mtcnn_conv *l, int H,
+                      int stride, float *scratch) {
+    conv2d_direct d = direct_of(l);
+    net->backend->conv2d_direct_rows_forward(out, inp, &d, H, stride, scratch);
 }
 
-/* out (OC, H-k+1, stride) = PReLU(conv(inp (C, H, stride)) + bias), no PReLU where the layer
- * has none; the bias is added after the products and before the PReLU, as PyTorch does. panel
- * holds conv_panel_floats(l). */
-static void conv_wide(float *out, const float *inp, const mtcnn_conv *l, int H, int stride,
-                      float *panel) {
-    int k = l->k;
-    size_t n = (size_t)(H - k + 1) * stride, K = (size_t)l->in * k * k;
-    for (size_t n0 = 0; n0 < n; n0 += TILE_COLS) {
-        for (int c = 0; c < l->in; c++)
-            for (int ky = 0; ky < k; ky++)
-                for (int kx = 0; kx < k; kx++)
-                    memcpy(panel + (((size_t)c * k + ky) * k + kx) * TILE_COLS,
-                           inp + ((size_t)c * H + ky) * stride + kx + n0,
-                           TILE_COLS * sizeof(float));
-        int cols = n - n0 < TILE_COLS ? (int)(n - n0) : TILE_COLS;
-        for (int o0 = 0; o0 < l->out; o0 += TILE_ROWS) {
-            int rows = l->out - o0 < TILE_ROWS ? l->out - o0 : TILE_ROWS;
-            conv_tile(K, l->packed + (size_t)o0 * K, panel, out + (size_t)o0 * n + n0, n, rows,
-                      cols, l->bias + o0, l->alpha ? l->alpha + o0 : NULL);
-        }
-    }
-}
-
-static size_t conv_panel_floats(const mtcnn_conv *l) {
-    return (size_t)l->in * l->k * l->k * TILE_COLS;
-}
-
-/* R- and O-Net run on batches of G crops held as (C, G, H, W), with an explicit im2col that
- * gathers only valid positions (their maps are too small for wide rows to pay). Column j of the
- * column matrix reads inp[base[kk] + off[j]] at row kk; conv_tables fills both for a k x k
- * valid convolution, whose output is (OC, G, H-k+1, W-k+1); it returns the column count. */
-static size_t conv_tables(int *base, int *off, int C, int G, int H, int W, int k) {
-    int OH = H - k + 1, OW = W - k + 1;
-    for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) base[(c * k + ky) * k + kx] = (c * G * H + ky) * W + kx;
-    for (int g = 0; g < G; g++)
-        for (int oy = 0; oy < OH; oy++)
-            for (int ox = 0; ox < OW; ox++) off[(g * OH + oy) * OW + ox] = (g * H + oy) * W + ox;
-    return (size_t)G * OH * OW;
-}
-
-/* out (OC, n) = PReLU(conv + bias) over the n gathered columns. */
-static void conv_gather(float *out, const float *inp, const mtcnn_conv *l, size_t n,
-                        const int *base, const int *off, float *panel) {
-    size_t K = (size_t)l->in * l->k * l->k;
-    for (size_t n0 = 0; n0 < n; n0 += TILE_COLS) {
-        int cols = n - n0 < TILE_COLS ? (int)(n - n0) : TILE_COLS;
-        const int *o = off + n0;
-        for (size_t kk = 0; kk < K; kk++) {
-            const float *src = inp + base[kk];
-            float *dst = panel + kk * TILE_COLS;
-            for (int j = 0; j < cols; j++) dst[j] = src[o[j]];
-            for (int j = cols; j < TILE_COLS; j++) dst[j] = 0.0f;
-        }
-        for (int o0 = 0; o0 < l->out; o0 += TILE_ROWS) {
-            int rows = l->out - o0 < TILE_ROWS ? l->out - o0 : TILE_ROWS;
-            conv_tile(K, l->packed + (size_t)o0 * K, panel, out + (size_t)o0 * n + n0, n, rows,
-                      cols, l->bias + o0, l->alpha ? l->alpha + o0 : NULL);
-        }
-    }
+static size_t conv_scratch_floats(const mtcnn_conv *l) {
+    conv2d_direct d = direct_of(l);
+    return conv2d_direct_scratch_floats(&d);
 }
 
 /* PyTorch's MaxPool2d(k, s, ceil_mode=True) without padding: ceil((n - k) / s) + 1. */
@@ -529,8 +427,8 @@ static void pnet_strip_sizes(const mtcnn *net, int in_rows, int ws, size_t *feat
     int h1 = in_rows - 2, ph = pool_out(h1, 2, 2), pw = pool_out(ws - 2, 2, 2);
     size_t f[] = {(size_t)3 * in_rows * ws, (size_t)10 * h1 * ws, (size_t)10 * ph * pw,
                   (size_t)16 * (ph - 2) * pw, (size_t)32 * (ph - 4) * pw};
-    size_t c[] = {conv_panel_floats(&net->pnet[0]), conv_panel_floats(&net->pnet[1]),
-                  conv_panel_floats(&net->pnet[2]), conv_panel_floats(&net->pnet[3])};
+    size_t c[] = {conv_scratch_floats(&net->pnet[0]), conv_scratch_floats(&net->pnet[1]),
+                  conv_scratch_floats(&net->pnet[2]), conv_scratch_floats(&net->pnet[3])};
     *feature = max_of(f, sizeof f / sizeof *f) + SLACK;
     *col = max_of(c, sizeof c / sizeof *c);
 }
@@ -545,11 +443,11 @@ static int pnet_strip(const mtcnn *net, const integral *ii, const pyramid_level 
     int rows = ph - 4, cols = pw - 4;
     resample_area(buf->input, (size_t)in_rows * ws, ii, 0, 0, ii->width, ii->height, ws, lv->hs,
                   2 * task->r0, 2 * task->r0 + in_rows, buf->xwin);
-    conv_wide(buf->a, buf->input, &net->pnet[0], in_rows, ws, buf->col); /* (10, h1, ws) */
-    maxpool_wide(buf->b, buf->a, 10, h1, ws - 2, ws, 2, 2, buf->row);    /* (10, ph, pw) */
-    conv_wide(buf->a, buf->b, &net->pnet[1], ph, pw, buf->col);          /* (16, ph-2, pw) */
-    conv_wide(buf->b, buf->a, &net->pnet[2], ph - 2, pw, buf->col);      /* (32, ph-4, pw) */
-    conv_wide(buf->a, buf->b, &net->pnet[3], rows, pw, buf->col);        /* (6, ph-4, pw) */
+    conv_wide(net, buf->a, buf->input, &net->pnet[0], in_rows, ws, buf->col); /* (10, h1, ws) */
+    maxpool_wide(buf->b, buf->a, 10, h1, ws - 2, ws, 2, 2, buf->row);         /* (10, ph, pw) */
+    conv_wide(net, buf->a, buf->b, &net->pnet[1], ph, pw, buf->col);          /* (16, ph-2, pw) */
+    conv_wide(net, buf->b, buf->a, &net->pnet[2], ph - 2, pw, buf->col);      /* (32, ph-4, pw) */
+    conv_wide(net, buf->a, buf->b, &net->pnet[3], rows, pw, buf->col);        /* (6, ph-4, pw) */
     size_t plane = (size_t)rows * pw;
     float scale = (float)lv->scale; /* PyTorch divides a float32 tensor by the Python float */
     for (int y = 0; y < rows; y++)
@@ -707,8 +605,8 @@ cleanup:
 
 /* Per-thread buffers for R- and O-Net batches. */
 typedef struct refine_buffers {
-    float *x, *a, *b, *panel, *row;
-    int *xwin, *base, *off;
+    float *x, *a, *b, *scratch, *row;
+    int *xwin;
 } refine_buffers;
 
 /* Max-pool kernel after each layer (stride 2), 0 for none. */
@@ -718,15 +616,15 @@ static const int ONET_POOL[6] = {3, 3, 2, 0, 0, 0};
 /* Runs n_layers layers on buf->x, G normalised crops (3, G, size, size), and returns the
  * output (OC, G): R-Net's 2 logits and 4 box offsets, or O-Net's 2 logits, 4 offsets and 10
  * landmarks (5 x, then 5 y, relative to the crop). */
-static const float *forward_batch(const mtcnn_conv *layers, const int *pool, int n_layers, int size,
-                                  int G, refine_buffers *buf) {
+static const float *forward_batch(const mtcnn *net, const mtcnn_conv *layers, const int *pool,
+                                  int n_layers, int size, int G, refine_buffers *buf) {
     const float *in = buf->x;
     int H = size;
     for (int i = 0; i < n_layers; i++) {
         const mtcnn_conv *l = &layers[i];
         float *dst = in == buf->a ? buf->b : buf->a;
-        size_t n = conv_tables(buf->base, buf->off, l->in, G, H, H, l->k);
-        conv_gather(dst, in, l, n, buf->base, buf->off, buf->panel);
+        conv2d_direct d = direct_of(l);
+        net->backend->conv2d_direct_forward(dst, in, &d, G, H, H, buf->scratch);
         H = H - l->k + 1;
         in = dst;
         if (pool[i]) {
@@ -746,32 +644,36 @@ static relage_status refine(const mtcnn *net, const integral *ii, const candidat
     int onet = size == ONET_SIZE, n_layers = onet ? 6 : 5;
     const mtcnn_conv *layers = onet ? net->onet : net->rnet;
     const int *pool = onet ? ONET_POOL : RNET_POOL;
-    /* Batches of up to 8 (O-Net) or 16 (R-Net) crops, at least two per thread. */
-    size_t per_batch =
-        (n + 2 * (size_t)omp_get_max_threads() - 1) / (2 * (size_t)omp_get_max_threads());
-    size_t max_batch = onet ? 8 : 16;
+    /* About 8 batches of up to 8 (O-Net) or 16 (R-Net) crops, so that the threads end close
+     * together, of a multiple of 2 (O-Net) or 4 (R-Net) crops, which fills the panels of
+     * conv2d_direct's Winograd path. The batches depend on n only: a crop's outputs depend on
+     * the size of its batch, never on the number of threads. */
+    size_t max_batch = onet ? 8 : 16, unit = onet ? 2 : 4;
+    size_t per_batch = ((n + 7) / 8 + unit - 1) / unit * unit;
     per_batch = per_batch < 1 ? 1 : per_batch > max_batch ? max_batch : per_batch;
     size_t batches = (n + per_batch - 1) / per_batch;
     /* conv1 has the largest output and the most columns. */
     size_t side1 = (size_t)size - 2, feature = per_batch * layers[0].out * side1 * side1;
-    size_t K_max = 0;
-    for (int i = 0; i < n_layers; i++) {
-        size_t K = (size_t)layers[i].in * layers[i].k * layers[i].k;
-        K_max = K > K_max ? K : K_max;
+    size_t scratch = 0;
+    for (int i = 0, H = size; i < n_layers; i++) {
+        conv2d_direct d = direct_of(&layers[i]);
+        for (size_t G = 1; G <= per_batch; G++) {
+            size_t f = conv2d_direct_batch_scratch_floats(&d, (int)G, H, H);
+            scratch = f > scratch ? f : scratch;
+        }
+        H = H - layers[i].k + 1;
+        if (pool[i]) H = pool_out(H, pool[i], 2);
     }
-    size_t panel = K_max * TILE_COLS;
     int failed = 0;
 #pragma omp parallel
     {
         refine_buffers buf = {malloc(3 * per_batch * size * size * sizeof(float)),
                               malloc(feature * sizeof(float)),
                               malloc(feature * sizeof(float)),
-                              malloc(panel * sizeof(float)),
+                              malloc(scratch * sizeof(float)),
                               malloc((size_t)size * sizeof(float)),
-                              malloc(2 * (size_t)size * sizeof(int)),
-                              malloc(K_max * sizeof(int)),
-                              malloc(per_batch * side1 * side1 * sizeof(int))};
-        int ok = buf.x && buf.a && buf.b && buf.panel && buf.row && buf.xwin && buf.base && buf.off;
+                              malloc(2 * (size_t)size * sizeof(int))};
+        int ok = buf.x && buf.a && buf.b && buf.scratch && buf.row && buf.xwin;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
@@ -791,18 +693,16 @@ static relage_status refine(const mtcnn *net, const integral *ii, const candidat
                     for (int ch3 = 0; ch3 < 3; ch3++)
                         memset(x + ch3 * plane, 0, size * size * sizeof(float));
             }
-            const float *out = forward_batch(layers, pool, n_layers, size, (int)G, &buf);
+            const float *out = forward_batch(net, layers, pool, n_layers, size, (int)G, &buf);
             for (size_t g = 0; g < G; g++)
                 for (int j = 0; j < n_out; j++) outputs[(k0 + g) * n_out + j] = out[j * G + g];
         }
         free(buf.x);
         free(buf.a);
         free(buf.b);
-        free(buf.panel);
+        free(buf.scratch);
         free(buf.row);
         free(buf.xwin);
-        free(buf.base);
-        free(buf.off);
     }
     if (failed)
         return relage_fail(RELAGE_ERR_NOMEM, "mtcnn: no memory for %s", onet ? "O-Net" : "R-Net");

@@ -320,8 +320,7 @@ static size_t layout(mtcnn *net, float *params) {
             l->out = s[1];
             l->k = s[2];
             l->weight = TAKE(s[1] * s[0] * s[2] * s[2]);
-            l->packed = TAKE((s[1] + MTCNN_TILE_ROWS - 1) / MTCNN_TILE_ROWS * MTCNN_TILE_ROWS *
-                             s[0] * s[2] * s[2]);
+            l->packed = TAKE(conv2d_direct_packed_floats(s[0], s[1], s[2]));
             l->bias = TAKE(s[1]);
             l->alpha = s[3] ? TAKE(s[1]) : NULL;
         }
@@ -394,7 +393,11 @@ relage_status mtcnn_load(mtcnn **out, const char *dir) {
     mtcnn_conv *convs[] = {net->pnet, net->rnet, net->onet};
     int n_convs[] = {4, 5, 6};
     for (int g = 0; g < 3; g++)
-        for (int i = 0; i < n_convs[g]; i++) mtcnn_pack_conv(&convs[g][i]);
+        for (int i = 0; i < n_convs[g]; i++) {
+            mtcnn_conv *l = &convs[g][i];
+            conv2d_direct_pack(l->packed, l->weight, l->in, l->out, l->k);
+        }
+    net->backend = backend_ref();
     *out = net;
     net = NULL;
 
