@@ -285,7 +285,33 @@ static void test_no_allocation_in_step(void) {
     model_free(m);
 }
 
+/* Inputs that are not multiples of 32, as torchvision takes them: 112 -> 4x4 (the utk128
+ * protocol), 100 -> 4x4, 224 -> 7x7; a forward pass works at each. */
+static void test_input_sizes(void) {
+    static const int sizes[3][2] = {{112, 4}, {100, 4}, {224, 7}};
+    for (int i = 0; i < 3; i++) {
+        model_config c = model_default_config();
+        c.arch = RESNET18, c.head = HEAD_RNG, c.width = 1.0f / 16, c.hidden = 8;
+        c.input = sizes[i][0];
+        model *m = NULL;
+        CHECK_OK(model_create(&m, &c, NULL));
+        if (!m) continue;
+        CHECK_INT_EQ(m->feat_h, sizes[i][1]);
+        CHECK_OK(model_reserve(m, 1));
+        float *x = calloc((size_t)3 * c.input * c.input, sizeof(float));
+        CHECK_OK(model_forward(m, x, 1, 0));
+        CHECK(isfinite(m->logits[0]));
+        free(x);
+        model_free(m);
+    }
+    model_config bad = model_default_config();
+    bad.input = 16;
+    model *m = NULL;
+    CHECK_FAILS(model_create(&m, &bad, NULL), RELAGE_ERR_INVALID_ARG);
+}
+
 int main(void) {
+    test_input_sizes();
     test_no_allocation_in_step();
     test_torchvision_names();
     test_rn_head_paths(7);

@@ -17,7 +17,7 @@ static void bench_usage(FILE *out) {
                  "  --arch NAME       resnet18, resnet34 or resnet50 (default resnet50)\n"
                  "  --head NAME       base, rn or rng (default base)\n"
                  "  --rn-literal      rn: run the literal all-pairs computation\n"
-                 "  --input N         input side, a multiple of 32 (default 224)\n"
+                 "  --input N         input side, >= 32, e.g. 112, 128, 224 (default 224)\n"
                  "  --width W         channel width multiplier (default 1)\n"
                  "  --hidden N        rng hidden size (default 256)\n"
                  "  --batch N         images per iteration (default 1)\n"

@@ -29,7 +29,7 @@ static void train_usage(FILE *out) {
             "  --arch NAME         resnet18, resnet34, resnet50 (default resnet50)\n"
             "  --head NAME         base, rn, rng (default base); --rn-literal; --hidden N\n"
             "  --width W           channel width multiplier (default 1)\n"
-            "  --input N           crop the network sees, a multiple of 32 (default 224)\n"
+            "  --input N           crop the network sees, >= 32 (default 224)\n"
             "  --optimizer NAME    rmsprop (default) or adamw\n"
             "  --lr X              learning rate (default 1e-4)\n"
             "  --weight-decay X    (default 0 for RMSprop, 1e-2 for AdamW); --momentum X\n"

@@ -179,7 +179,6 @@ static void build(builder *b) {
         }
     }
     m->feat_c = inplanes;
-    m->feat_h = m->feat_w = cfg->input / 32;
     int C = m->feat_c, H = cfg->hidden;
     m->head_dim = cfg->head == HEAD_BASE ? C : cfg->head == HEAD_RN ? 2 * C : H;
     if (cfg->head == HEAD_RNG) {
@@ -206,6 +205,7 @@ static void set_spatial(model *m) {
         }
         if (blk->has_downsample) blk->downsample.conv.H = blk->downsample.conv.W = in;
     }
+    m->feat_h = m->feat_w = side; /* S/32 rounded up at each stride-2 step, as in PyTorch */
 }
 
 static void initialise(model *m) {
@@ -240,9 +240,9 @@ static void initialise(model *m) {
 
 relage_status model_create(model **out, const model_config *config, const backend *be) {
     *out = NULL;
-    if (config->input < 32 || config->input % 32 != 0)
-        return relage_fail(RELAGE_ERR_INVALID_ARG,
-                           "input size %d: must be a positive multiple of 32", config->input);
+    if (config->input < 32 || config->input > 8192)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "input size %d: must be in 32..8192",
+                           config->input);
     if (!(config->width > 0.0f && config->width <= 8.0f))
         return relage_fail(RELAGE_ERR_INVALID_ARG, "width multiplier %g: must be in (0, 8]",
                            (double)config->width);

@@ -6,7 +6,8 @@
  * and counters when the model is created; activations, backward buffers and scratch for a batch
  * capacity by model_reserve(). A forward, backward or training step allocates nothing.
  *
- * Shapes: input (B,3,S,S) with S a multiple of 32; feature map (B,C,S/32,S/32) with C = 512w
+ * Shapes: input (B,3,S,S), S >= 32 (112, 128, 224 ...); feature map (B,C,h,h) with h = S/32
+ * rounded up at each stride-2 step as PyTorch does (224 -> 7, 112 -> 4, 128 -> 4), C = 512w
  * (18, 34) or 2048w (50); reg (B); logits (B,101). */
 #ifndef RELAGE_NN_RESNET_H
 #define RELAGE_NN_RESNET_H
@@ -26,7 +27,7 @@ typedef enum head_kind { HEAD_BASE, HEAD_RN, HEAD_RNG } head_kind;
 typedef struct model_config {
     resnet_arch arch;
     head_kind head;
-    int input;      /* side of the square input, a multiple of 32 */
+    int input;      /* side of the square input, >= 32 */
     float width;    /* channel multiplier: 1 is torchvision's network, 1/16 a tiny one */
     int hidden;     /* rng: hidden size of g and f */
     int rn_literal; /* rn: run the literal pairwise computation instead of [GAP; GAP] */
