@@ -50,6 +50,7 @@ static int same_model(const model *a, const model *b) {
 static void test_round_trip(void) {
     model *a = tiny(HEAD_RNG);
     perturb(a);
+    snprintf(a->crop, sizeof a->crop, "mtcnn largest margin=0 square=0 size=128");
     const char *path = temp_path("round.safetensors");
     CHECK_OK(checkpoint_save(a, path));
     model_config c;
@@ -65,6 +66,7 @@ static void test_round_trip(void) {
     CHECK_OK(checkpoint_load(b, path, 1, &r));
     CHECK_INT_EQ(r.loaded, a->n_tensors);
     CHECK(same_model(a, b));
+    CHECK(strcmp(b->crop, a->crop) == 0);
     safetensors_file *f = NULL;
     CHECK_OK(safetensors_open(&f, path));
     const char *version = f ? safetensors_metadata(f, "relage_version") : NULL;

@@ -121,7 +121,7 @@ relage_status loader_eval_batch(loader *l, size_t start, int B, float *images, f
         ages[b] = e.mean;
         stds[b] = e.std;
         records[b] = record;
-        to_tensor(images + (size_t)b * per, in != size ? resized.data : px, in, 0, 0, in, 0);
+        image_to_tensor(images + (size_t)b * per, in != size ? &resized : &crop, MEAN, STD);
         image_free(&resized);
     }
     return failed ? relage_fail(RELAGE_ERR_IO, "loader: %s", relage_last_error()) : RELAGE_OK;

@@ -20,10 +20,6 @@ double stats_sd(const double *x, size_t n) {
     return sqrt(ss / (double)(n - 1));
 }
 
-double stats_normal_sf(double z) {
-    return 0.5 * erfc(z / sqrt(2.0));
-}
-
 /* Shapiro-Wilk exactly as scipy computes it (scipy/stats/statlib/swilk.f, AS R94 in single
  * precision with AS 111's PPND and AS 66's ALNORM), so that W and p agree with scipy to float
  * rounding: the data less their median are read as float, as scipy 1.10 passes them. In single

@@ -30,8 +30,7 @@ relage_status stats_ttest_welch(const double *x, size_t nx, const double *y, siz
 /* Paired samples x[i], y[i] (n >= 2; differences not all equal). */
 relage_status stats_ttest_paired(const double *x, const double *y, size_t n, ttest_result *r);
 
-/* Upper tail of the standard normal, and the two-sided p of Student's t with df degrees. */
-double stats_normal_sf(double z);
+/* The two-sided p of Student's t with df degrees of freedom. */
 double stats_t_two_sided_p(double t, double df);
 
 #endif

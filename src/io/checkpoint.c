@@ -38,7 +38,7 @@ static relage_status add_model(safetensors_writer *w, const model *m) {
         {"rn_literal", c->rn_literal ? "1" : "0"},
         {"mean", "0.485,0.456,0.406"},
         {"std", "0.229,0.224,0.225"},
-        {"crop", "mtcnn-largest-face,whole-image-fallback"},
+        {"crop", m->crop},
     };
     for (size_t i = 0; i < sizeof meta / sizeof meta[0] && st == RELAGE_OK; i++)
         st = safetensors_writer_set_metadata(w, meta[i][0], meta[i][1]);
@@ -232,6 +232,8 @@ relage_status checkpoint_load_from(model *m, const safetensors_file *file, const
                                  r.unexpected ? r.unexpected_names : "none");
         }
     }
+    const char *crop = safetensors_metadata(file, "crop");
+    if (st == RELAGE_OK && crop) snprintf(m->crop, sizeof m->crop, "%s", crop);
     if (report) *report = r;
     return st;
 }

@@ -2,7 +2,8 @@
  * or timm ResNet state_dict saved as safetensors loads as a backbone and our files load in
  * PyTorch. The "__metadata__" records what is needed to rebuild the model and its input:
  * format ("relage-checkpoint"), relage_version, arch, head, width, input, hidden, rn_literal,
- * mean, std (comma-separated, RGB) and crop (the face-crop policy). */
+ * mean, std (comma-separated, RGB) and crop (how the training faces were made: detector, face
+ * policy and crop size, as model.crop says; empty when unknown). */
 #ifndef RELAGE_IO_CHECKPOINT_H
 #define RELAGE_IO_CHECKPOINT_H
 
@@ -42,7 +43,8 @@ relage_status checkpoint_read_config(const char *path, model_config *config);
  * shape or dtype is always an error naming it (RELAGE_ERR_MISMATCH), and the model is then
  * left unchanged. With strict, any missing or unexpected tensor is an error too; without,
  * they are only counted in report (which may be NULL), e.g. to load a torchvision backbone,
- * whose fc.* is unexpected and whose heads are missing. */
+ * whose fc.* is unexpected and whose heads are missing. The "crop" metadata, if any, becomes
+ * m->crop. */
 relage_status checkpoint_load_from(model *m, const safetensors_file *file, const char *prefix,
                                    int strict, checkpoint_report *report);
 

@@ -89,6 +89,10 @@ typedef struct res_block {
 typedef struct model {
     model_config config;
     const backend *be;
+    /* How the training faces were made, recorded in checkpoints so that prediction crops alike:
+     * "DETECTOR POLICY size=S", e.g. "mtcnn largest margin=0 square=0 size=256"; "" when
+     * unknown (a model not trained on a face cache). */
+    char crop[160];
 
     model_tensor *tensors;
     size_t n_tensors;
