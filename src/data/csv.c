@@ -3,31 +3,14 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/file.h"
 #include "core/status.h"
-
-static char *read_file(const char *path, size_t *size) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    long len = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
-    if (len >= 0 && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
-        if (fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[len] = '\0';
-            *size = (size_t)len;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
 
 static char detect_delimiter(const char *text) {
     size_t commas = 0, semicolons = 0;
@@ -41,10 +24,9 @@ static char detect_delimiter(const char *text) {
 relage_status csv_read(csv_table *t, const char *path) {
     memset(t, 0, sizeof *t);
     size_t size = 0;
-    errno = 0;
-    char *text = read_file(path, &size);
-    if (!text)
-        return relage_fail(RELAGE_ERR_IO, "%s: %s", path, errno ? strerror(errno) : "read failed");
+    char *text = NULL;
+    relage_status st = file_read_all(path, SIZE_MAX - 1, &text, &size);
+    if (st != RELAGE_OK) return st;
     t->text = text;
     t->delimiter = detect_delimiter(text);
     size_t max_rows = 1, max_fields = 1;
@@ -56,7 +38,6 @@ relage_status csv_read(csv_table *t, const char *path) {
     t->n_fields = calloc(max_rows, sizeof *t->n_fields);
     t->line = calloc(max_rows, sizeof *t->line);
     char **fields = calloc(max_fields + max_rows, sizeof *fields);
-    relage_status st = RELAGE_OK;
     if (!t->rows || !t->n_fields || !t->line || !fields) {
         free(fields);
         st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);

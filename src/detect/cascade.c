@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/status.h"
 
 #define DEFAULT_CASCADE_PATH "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
@@ -122,55 +123,6 @@ void cascade_window_size(const cascade *c, int *width, int *height) {
 }
 
 /* ---- reading the file ---- */
-
-static relage_status read_whole_file(const char *path, char **out, size_t *out_size) {
-    relage_status st = RELAGE_OK;
-    char *buffer = NULL;
-    size_t size = 0, got = 0;
-    struct stat info;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (fstat(fd, &info) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(info.st_mode)) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: not a regular file", path);
-        goto cleanup;
-    }
-    if ((uintmax_t)info.st_size > MAX_FILE_BYTES) {
-        st = relage_fail(RELAGE_ERR_FORMAT, "%s: %jd bytes is too large for a cascade", path,
-                         (intmax_t)info.st_size);
-        goto cleanup;
-    }
-    size = (size_t)info.st_size;
-    buffer = malloc(size + 1);
-    if (!buffer) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size + 1);
-        goto cleanup;
-    }
-    while (got < size) {
-        ssize_t n = read(fd, buffer + got, size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-            goto cleanup;
-        }
-        if (n == 0) break; /* the file shrank since fstat; parse what is there */
-        got += (size_t)n;
-    }
-    buffer[got] = '\0';
-    *out = buffer;
-    *out_size = got;
-    buffer = NULL;
-cleanup:
-    if (fd >= 0) close(fd);
-    free(buffer);
-    return st;
-}
 
 /* ---- a small XML reader: elements, attributes, text; comments, <?...?> and <!...> skipped.
  * Enough for OpenCV's FileStorage output; entities and CDATA are not decoded. ---- */
@@ -761,7 +713,7 @@ relage_status cascade_load(cascade **out, const char *xml_path) {
         goto cleanup;
     }
     *out = NULL;
-    st = read_whole_file(xml_path, &text, &size);
+    st = file_read_all(xml_path, MAX_FILE_BYTES, &text, &size);
     if (st != RELAGE_OK) goto cleanup;
     doc.path = xml_path;
     doc.buf = text;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "core/status.h"
 #include "detect/mtcnn.h"
 #include "detect/mtcnn_net.h"
@@ -39,45 +40,6 @@ typedef struct weight_source {
     manifest_tensor *tensors;
     size_t count;
 } weight_source;
-
-/* Reads a whole file of at most max_bytes into a malloc'd buffer. */
-static relage_status read_file(const char *path, size_t max_bytes, unsigned char **out,
-                               size_t *size) {
-    relage_status st = RELAGE_OK;
-    unsigned char *bytes = NULL;
-    long length;
-    *out = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (length = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if ((size_t)length > max_bytes) {
-        st = relage_fail(RELAGE_ERR_FORMAT, "%s: %ld bytes, more than the %zu allowed", path,
-                         length, max_bytes);
-        goto cleanup;
-    }
-    bytes = malloc((size_t)length + 1);
-    if (!bytes) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: no memory for %ld bytes", path, length);
-        goto cleanup;
-    }
-    if (fread(bytes, 1, (size_t)length, f) != (size_t)length) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: short read", path);
-        goto cleanup;
-    }
-    bytes[length] = 0;
-    *out = bytes;
-    *size = (size_t)length;
-    bytes = NULL;
-
-cleanup:
-    free(bytes);
-    fclose(f);
-    return st;
-}
 
 static float float_le(const unsigned char *p) {
     uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -140,7 +102,8 @@ static relage_status read_group_shards(weight_source *src, const cJSON *paths, c
         if ((size_t)snprintf(shard_path, sizeof shard_path, "%s/%s", src->dir, p->valuestring) >=
             sizeof shard_path)
             return relage_fail(RELAGE_ERR_INVALID_ARG, "%s: shard path too long", path);
-        if ((st = read_file(shard_path, MAX_SHARD_BYTES, &bytes, &size)) != RELAGE_OK) return st;
+        if ((st = file_read_all(shard_path, MAX_SHARD_BYTES, (char **)&bytes, &size)) != RELAGE_OK)
+            return st;
         unsigned char *grown = realloc(src->data, src->size + size + 1);
         if (!grown) {
             free(bytes);
@@ -172,7 +135,8 @@ static relage_status source_open(weight_source *src, cJSON **json, const char *d
     *json = NULL;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_NAME) >= sizeof path)
         return relage_fail(RELAGE_ERR_INVALID_ARG, "mtcnn: folder name too long: %s", dir);
-    if ((st = read_file(path, MAX_MANIFEST_BYTES, &text, &size)) != RELAGE_OK) return st;
+    if ((st = file_read_all(path, MAX_MANIFEST_BYTES, (char **)&text, &size)) != RELAGE_OK)
+        return st;
     *json = cJSON_Parse((const char *)text);
     if (!*json || !cJSON_IsArray(*json)) {
         st = relage_fail(RELAGE_ERR_FORMAT, "%s: not a JSON array of weight groups", path);

@@ -3,29 +3,13 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "core/status.h"
-
-static char *read_text(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    char *buf = NULL;
-    long len = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
-    if (len >= 0 && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
-        if (fread(buf, 1, (size_t)len, fp) == (size_t)len)
-            buf[len] = '\0';
-        else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
 
 static const char *string_of(const cJSON *o, const char *key, const char *fallback) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -66,11 +50,12 @@ static void free_run(run_result *r) {
 }
 
 relage_status run_set_read(run_set *set, const char *path) {
-    char *text = read_text(path);
-    if (!text) return relage_fail(RELAGE_ERR_IO, "%s: cannot read", path);
+    char *text = NULL;
+    size_t size = 0;
+    relage_status st = file_read_all(path, SIZE_MAX - 1, &text, &size);
+    if (st != RELAGE_OK) return st;
     cJSON *root = cJSON_Parse(text);
     free(text);
-    relage_status st = RELAGE_OK;
     const cJSON *runs = root ? cJSON_GetObjectItemCaseSensitive(root, "runs") : NULL;
     if (!cJSON_IsObject(runs)) {
         st = relage_fail(RELAGE_ERR_FORMAT, "%s: not a runs file (no \"runs\" object)", path);

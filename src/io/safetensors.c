@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/status.h"
 
 #define MAX_HEADER_BYTES ((uint64_t)100 << 20)
@@ -155,55 +156,6 @@ static void format_shape(char *text, int ndim, const int64_t *shape) {
 }
 
 /* ---- reading ---- */
-
-/* Reads path into a fresh buffer. RELAGE_ERR_IO (with strerror) or RELAGE_ERR_NOMEM. */
-static relage_status read_whole_file(const char *path, unsigned char **out, size_t *out_size) {
-    relage_status st = RELAGE_OK;
-    unsigned char *buffer = NULL;
-    size_t size = 0, got = 0;
-    struct stat info;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (fstat(fd, &info) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(info.st_mode)) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: not a regular file", path);
-        goto cleanup;
-    }
-    if ((uintmax_t)info.st_size >= SIZE_MAX) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: %jd bytes do not fit in memory", path,
-                         (intmax_t)info.st_size);
-        goto cleanup;
-    }
-    size = (size_t)info.st_size;
-    buffer = malloc(size ? size : 1);
-    if (!buffer) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
-        goto cleanup;
-    }
-    while (got < size) {
-        ssize_t n = read(fd, buffer + got, size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-            goto cleanup;
-        }
-        if (n == 0) break; /* the file shrank since fstat; validate what is there */
-        got += (size_t)n;
-    }
-    *out = buffer;
-    *out_size = got;
-    buffer = NULL;
-cleanup:
-    if (fd >= 0) close(fd);
-    free(buffer);
-    return st;
-}
 
 /* Reads a JSON integer in [0, 2^53) into *out. Returns NULL on success, else what is wrong. */
 static const char *json_count(const cJSON *item, uint64_t *out) {
@@ -481,7 +433,8 @@ relage_status safetensors_open(safetensors_file **out, const char *path) {
         st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
         goto cleanup;
     }
-    if ((st = read_whole_file(path, &file->bytes, &size)) != RELAGE_OK) goto cleanup;
+    if ((st = file_read_all(path, SIZE_MAX - 1, (char **)&file->bytes, &size)) != RELAGE_OK)
+        goto cleanup;
     if (size < 8) {
         st = relage_fail(RELAGE_ERR_FORMAT, "%s: %zu bytes, too short for a safetensors file", path,
                          size);

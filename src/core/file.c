@@ -1,0 +1,63 @@
+/* Whole-file reads with the checks every caller needs. */
+#include "core/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/status.h"
+
+relage_status file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_size) {
+    relage_status st = RELAGE_OK;
+    char *buffer = NULL;
+    size_t size = 0, got = 0;
+    struct stat info;
+    *out = NULL;
+    *out_size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (fstat(fd, &info) != 0) {
+        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        st = relage_fail(RELAGE_ERR_IO, "%s: not a regular file", path);
+        goto cleanup;
+    }
+    if ((uintmax_t)info.st_size > max_bytes || (uintmax_t)info.st_size >= SIZE_MAX) {
+        st = relage_fail(RELAGE_ERR_FORMAT, "%s: %jd bytes, more than the %zu allowed", path,
+                         (intmax_t)info.st_size, max_bytes);
+        goto cleanup;
+    }
+    size = (size_t)info.st_size;
+    buffer = malloc(size + 1);
+    if (!buffer) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size + 1);
+        goto cleanup;
+    }
+    while (got < size) {
+        ssize_t n = read(fd, buffer + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0) break; /* the file shrank since fstat; the caller parses what is there */
+        got += (size_t)n;
+    }
+    buffer[got] = '\0';
+    *out = buffer;
+    *out_size = got;
+    buffer = NULL;
+cleanup:
+    if (fd >= 0) close(fd);
+    free(buffer);
+    return st;
+}
