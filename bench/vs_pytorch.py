@@ -2,7 +2,7 @@
 """relage against the PyTorch peer on the same cores, in one run.
 
     /usr/bin/python3 bench/vs_pytorch.py [--arch resnet50] [--head base] [--input 224]
-        [--batch 1] [--train] [--reps 3] [--threads 2] [--relage build/relage]
+        [--batch 1] [--train] [--reps 3] [--threads 2] [--backend dnnl] [--relage build/relage]
         [--peer ../shared/reference/cpu_peer_bench.py] [--peer-flags "--jit"]
 
 Alternates `relage bench --json` and the peer script (Debian's python3-torch) --reps times with
@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_relage(a):
     cmd = [a.relage, "bench", "--arch", a.arch, "--head", a.head, "--input", str(a.input),
            "--batch", str(a.batch), "--threads", str(a.threads), "--iters", str(a.iters),
-           "--warmup", "1", "--json", "--quiet"] + (["--train"] if a.train else [])
+           "--warmup", "1", "--backend", a.backend, "--json", "--quiet"] + (["--train"] if a.train else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["ms_per_img"]
 
@@ -49,6 +49,7 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--backend", default="dnnl", help="relage's backend: dnnl or ref")
     p.add_argument("--relage", default=os.path.join(ROOT, "build", "relage"))
     p.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "reference",
                                                   "cpu_peer_bench.py"))
@@ -63,6 +64,7 @@ def main():
     o, t = statistics.median(ours), statistics.median(theirs)
     mode = "train" if a.train else "infer"
     print(json.dumps({"arch": a.arch, "head": a.head, "input": a.input, "batch": a.batch,
+                      "backend": a.backend,
                       "mode": mode, "threads": a.threads, "reps": a.reps,
                       "relage_ms_per_img": round(o, 3), "pytorch_ms_per_img": round(t, 3),
                       "pytorch_flags": a.peer_flags, "ratio_pytorch_over_relage": round(t / o, 3)}))

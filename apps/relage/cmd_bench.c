@@ -25,8 +25,8 @@ static void bench_usage(FILE *out) {
                  "  --iters N         timed iterations (default 5)\n"
                  "  --warmup N        untimed iterations first (default 1)\n"
                  "  --threads N       threads (default: all cores)\n"
-                 "  --backend NAME    ref (default; the only backend in this build)\n"
-                 "  --precision NAME  fp32 (default; the only precision of the ref backend)\n"
+                 "  --backend NAME    dnnl (default: oneDNN) or ref (plain C, the oracle)\n"
+                 "  --precision NAME  fp32 (default); bf16 is refused where unsupported\n"
                  "  --seed N          initialisation and data seed (default 0)\n"
                  "  --save PATH       write the model afterwards as a safetensors checkpoint\n"
                  "  --json            one JSON object per line\n"
@@ -42,7 +42,7 @@ int cmd_bench(int argc, char **argv) {
     model_config cfg = model_default_config();
     long batch = 1, iters = 5, warmup = 1, threads = omp_get_num_procs(), seed = 0, value;
     int train = 0, json = 0, quiet = 0;
-    const char *backend_name = "ref", *precision = "fp32", *save_path = NULL;
+    const char *backend_name = "dnnl", *precision = "fp32", *save_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes_value = 1;
@@ -103,16 +103,9 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "relage bench: %s\n", relage_last_error());
         return 2;
     }
-    if (strcmp(backend_name, "ref") != 0) {
-        fprintf(stderr, "relage bench: backend '%s' is not available in this build (ref only)\n",
-                backend_name);
-        return 2;
-    }
-    if (strcmp(precision, "fp32") != 0) {
-        fprintf(stderr,
-                "relage bench: precision '%s' is not supported by the ref backend "
-                "(fp32 only)\n",
-                precision);
+    const backend *be = NULL;
+    if (backend_select(backend_name, precision, &be) != RELAGE_OK) {
+        fprintf(stderr, "relage bench: %s\n", relage_last_error());
         return 2;
     }
     cfg.seed = (uint64_t)seed;
@@ -123,8 +116,7 @@ int cmd_bench(int argc, char **argv) {
     float *input = NULL, *age = NULL;
     double *times = NULL;
     int rc = 1;
-    if (model_create(&m, &cfg, backend_ref()) != RELAGE_OK ||
-        model_reserve(m, (int)batch) != RELAGE_OK) {
+    if (model_create(&m, &cfg, be) != RELAGE_OK || model_reserve(m, (int)batch) != RELAGE_OK) {
         fprintf(stderr, "relage bench: %s\n", relage_last_error());
         goto cleanup;
     }

@@ -40,7 +40,8 @@ static void train_usage(FILE *out) {
             "                      safetensors: missing and unexpected tensors are reported)\n"
             "  --resume            continue DIR/state.safetensors\n"
             "  --threads N         threads (default: all cores)\n"
-            "  --precision fp32    (the only precision of the ref backend)\n"
+            "  --backend NAME      dnnl (default: oneDNN) or ref (plain C, the oracle)\n"
+            "  --precision NAME    fp32 (default); bf16 is refused where unsupported\n"
             "  --quiet             no progress\n");
 }
 
@@ -138,14 +139,10 @@ int cmd_train(int argc, char **argv) {
                 c.model.seed = (uint64_t)value;
             else if (strcmp(a, "--threads") == 0)
                 ok = parse_int_option(a, v, 1, 1024, &threads);
-            else if (strcmp(a, "--precision") == 0) {
-                if (strcmp(v, "fp32") != 0) {
-                    fprintf(stderr,
-                            "relage train: precision '%s' needs a backend this build "
-                            "lacks (fp32 only)\n",
-                            v);
-                    return 2;
-                }
+            else if (strcmp(a, "--precision") == 0)
+                c.precision = v;
+            else if (strcmp(a, "--backend") == 0) {
+                c.backend = v;
             } else if (strcmp(a, "--optimizer") == 0) {
                 if (strcmp(v, "adamw") == 0 || strcmp(v, "rmsprop") == 0) {
                     float lr = c.optim.lr;

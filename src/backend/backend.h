@@ -11,6 +11,12 @@
 #include "nn/batchnorm2d.h"
 #include "nn/conv2d.h"
 #include "nn/conv2d_direct.h"
+#include "relage.h"
+
+struct model;
+typedef struct backend_trunk backend_trunk; /* a backend's state for one model */
+
+typedef enum backend_precision { PRECISION_FP32, PRECISION_BF16 } backend_precision;
 
 typedef struct backend {
     const char *name;
@@ -46,9 +52,28 @@ typedef struct backend {
                            size_t B, size_t IC, size_t OC);
     void (*linear_backward)(float *dinp, float *dweight, float *dbias, const float *dout,
                             const float *inp, const float *weight, size_t B, size_t IC, size_t OC);
+
+    /* Whole-trunk execution (stem to last block) for backends that plan the network as a whole;
+     * NULL in ref, where the model runs the ops above one by one. trunk_forward writes the
+     * feature map (B,C,h,w) to feat; in training mode it updates the running statistics and
+     * counters in model->buffers/counters, and keeps what trunk_backward needs, which
+     * accumulates the trunk's parameter gradients into model->grads from dfeat. State lives in
+     * model->trunk, freed by trunk_free. */
+    relage_status (*trunk_forward)(struct model *m, const float *input, int B, int training,
+                                   float *feat);
+    relage_status (*trunk_backward)(struct model *m, const float *dfeat);
+    void (*trunk_free)(backend_trunk *t);
 } backend;
 
 /* The reference backend: plain C, OpenMP. */
 const backend *backend_ref(void);
+
+/* The oneDNN backend (dnnl.c): ref's per-op kernels plus a planned trunk. bf16 is refused with
+ * RELAGE_ERR_UNSUPPORTED naming the CPU's ISA. */
+relage_status backend_dnnl(const backend **out, backend_precision precision);
+
+/* "ref" or "dnnl", "fp32" or "bf16"; RELAGE_ERR_INVALID_ARG listing the choices, or the
+ * backend's refusal. */
+relage_status backend_select(const char *name, const char *precision, const backend **out);
 
 #endif

@@ -1,6 +1,10 @@
 /* The reference backend: the plain-C kernels of src/nn, unchanged (conv2d_direct's with GCC vector
- * types). */
+ * types), and the choice of a backend by name. */
 #include "backend/backend.h"
+
+#include <string.h>
+
+#include "core/status.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
 #include "nn/relu.h"
@@ -26,4 +30,25 @@ static const backend ref_backend = {
 
 const backend *backend_ref(void) {
     return &ref_backend;
+}
+
+relage_status backend_select(const char *name, const char *precision, const backend **out) {
+    *out = NULL;
+    backend_precision p;
+    if (strcmp(precision, "fp32") == 0)
+        p = PRECISION_FP32;
+    else if (strcmp(precision, "bf16") == 0)
+        p = PRECISION_BF16;
+    else
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "unknown precision '%s' (choose fp32 or bf16)",
+                           precision);
+    if (strcmp(name, "dnnl") == 0) return backend_dnnl(out, p);
+    if (strcmp(name, "ref") != 0)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "unknown backend '%s' (choose ref or dnnl)",
+                           name);
+    if (p != PRECISION_FP32)
+        return relage_fail(RELAGE_ERR_UNSUPPORTED,
+                           "precision %s: the ref backend computes in fp32 only", precision);
+    *out = &ref_backend;
+    return RELAGE_OK;
 }

@@ -232,6 +232,7 @@ relage_status checkpoint_load_from(model *m, const safetensors_file *file, const
                                  r.unexpected ? r.unexpected_names : "none");
         }
     }
+    model_touch(m); /* pass 1 may have written part of the tensors even on failure */
     const char *crop = safetensors_metadata(file, "crop");
     if (st == RELAGE_OK && crop) snprintf(m->crop, sizeof m->crop, "%s", crop);
     if (report) *report = r;

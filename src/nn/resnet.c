@@ -283,7 +283,12 @@ void model_free(model *m) {
     free(m->buffers);
     free(m->counters);
     free(m->activations);
+    if (m->trunk) m->be->trunk_free(m->trunk);
     free(m);
+}
+
+void model_touch(model *m) {
+    m->generation++;
 }
 
 const model_tensor *model_find_tensor(const model *m, const char *name) {
@@ -336,6 +341,12 @@ static void plan_unit(plan *p, conv_bn *u, int B, size_t *max_act, size_t *max_s
 
 static void plan_activations(model *m, plan *p, int B) {
     size_t max_act = 0, max_scratch = 0;
+    size_t D = (size_t)m->head_dim, N = (size_t)m->feat_h * m->feat_w;
+    if (m->be->trunk_forward) { /* the backend keeps the trunk's activations */
+        max_act = (size_t)B * m->feat_c * N;
+        m->feat = take(p, max_act, sizeof(float));
+        goto head;
+    }
     plan_unit(p, &m->stem, B, &max_act, &max_scratch);
     int stem_side = conv2d_out_h(&m->stem.conv), pool_side = maxpool_out_size(stem_side);
     size_t pooled = (size_t)B * m->stem.conv.OC * pool_side * pool_side;
@@ -348,7 +359,7 @@ static void plan_activations(model *m, plan *p, int B) {
         if (blk->has_downsample) plan_unit(p, &blk->downsample, B, &max_act, &max_scratch);
         blk->out = take(p, unit_out_numel(&blk->unit[blk->n_units - 1], B), sizeof(float));
     }
-    size_t D = (size_t)m->head_dim, N = (size_t)m->feat_h * m->feat_w;
+head:
     m->z = take(p, B * D, sizeof(float));
     m->dz = take(p, B * D, sizeof(float));
     m->dz_tmp = take(p, B * D, sizeof(float));
@@ -360,7 +371,7 @@ static void plan_activations(model *m, plan *p, int B) {
     m->logits = take(p, (size_t)B * AGE_CLASSES, sizeof(float));
     m->dlogits = take(p, (size_t)B * AGE_CLASSES, sizeof(float));
     m->probs = take(p, (size_t)B * AGE_CLASSES, sizeof(float));
-    for (int i = 0; i < 4; i++) m->grad_buf[i] = take(p, max_act, sizeof(float));
+    for (int i = 0; i < (m->feat ? 1 : 4); i++) m->grad_buf[i] = take(p, max_act, sizeof(float));
     if (m->config.head == HEAD_RNG) {
         rng_head_shape hs = {B, m->feat_c, m->feat_h, m->feat_w, m->config.hidden};
         m->head_acts = take(p, rng_head_act_floats(&hs), sizeof(float));
@@ -439,19 +450,26 @@ relage_status model_forward(model *m, const float *input, int B, int training) {
     const backend *be = m->be;
     if (B < 1 || B > m->capacity)
         return relage_fail(RELAGE_ERR_INVALID_ARG,
-                           "forward of %d images: the model has room for 1..%d (model_reserve)",
-                           B, m->capacity);
+                           "forward of %d images: the model has room for 1..%d (model_reserve)", B,
+                           m->capacity);
     m->input = input;
     m->batch = B;
     m->training = training;
-    conv_bn_forward(m, &m->stem, input, B, training);
-    int side = conv2d_out_h(&m->stem.conv);
-    be->maxpool_forward(m->pool_out, m->pool_argmax, m->stem.bn_out, B, m->stem.conv.OC, side,
-                        side);
-    const float *x = m->pool_out;
-    for (int i = 0; i < m->n_blocks; i++) {
-        block_forward(m, &m->blocks[i], x, B, training);
-        x = m->blocks[i].out;
+    if (training) m->generation++; /* the running statistics move */
+    const float *x = m->feat;
+    if (be->trunk_forward) {
+        relage_status st = be->trunk_forward(m, input, B, training, m->feat);
+        if (st != RELAGE_OK) return st;
+    } else {
+        conv_bn_forward(m, &m->stem, input, B, training);
+        int side = conv2d_out_h(&m->stem.conv);
+        be->maxpool_forward(m->pool_out, m->pool_argmax, m->stem.bn_out, B, m->stem.conv.OC, side,
+                            side);
+        x = m->pool_out;
+        for (int i = 0; i < m->n_blocks; i++) {
+            block_forward(m, &m->blocks[i], x, B, training);
+            x = m->blocks[i].out;
+        }
     }
     int C = m->feat_c, N = m->feat_h * m->feat_w;
     const float *z = m->z;
@@ -519,8 +537,12 @@ static void block_backward(model *m, res_block *blk, const float *x, float *dout
     for (size_t i = 0; i < nx; i++) dx[i] = shortcut[i] + r[i];
 }
 
-void model_backward(model *m, const float *dreg, const float *dlogits) {
+relage_status model_backward(model *m, const float *dreg, const float *dlogits) {
     const backend *be = m->be;
+    if (be->trunk_backward && !m->training)
+        return relage_fail(RELAGE_ERR_UNSUPPORTED,
+                           "backend %s: backward after an evaluation-mode forward (use ref)",
+                           be->name);
     int B = m->batch, C = m->feat_c, N = m->feat_h * m->feat_w;
     size_t D = (size_t)m->head_dim;
     const float *z = m->config.head == HEAD_RNG ? NULL : m->z;
@@ -553,6 +575,7 @@ void model_backward(model *m, const float *dreg, const float *dlogits) {
         break;
     }
     }
+    if (be->trunk_backward) return be->trunk_backward(m, p);
     for (int i = m->n_blocks - 1; i >= 0; i--) {
         const float *in = i > 0 ? m->blocks[i - 1].out : m->pool_out;
         block_backward(m, &m->blocks[i], in, p, x, q, r);
@@ -563,6 +586,7 @@ void model_backward(model *m, const float *dreg, const float *dlogits) {
     int side = conv2d_out_h(&m->stem.conv);
     be->maxpool_backward(q, p, m->pool_argmax, B, m->stem.conv.OC, side, side);
     conv_bn_backward(m, &m->stem, q, m->input, NULL, r);
+    return RELAGE_OK;
 }
 
 void model_expected_age(model *m) {
@@ -578,11 +602,13 @@ relage_status model_train_step(model *m, optimizer *opt, const float *input, con
                            m->n_params);
     if (B < 1 || B > m->capacity) return model_forward(m, input, B, 1); /* reports the error */
     memset(m->grads, 0, m->n_params * sizeof(float));
-    model_forward(m, input, B, 1);
+    relage_status st = model_forward(m, input, B, 1);
+    if (st != RELAGE_OK) return st;
     age_loss l = age_loss_forward_backward(m->dreg, m->dlogits, m->probs, m->expected, m->labels,
                                            m->dexpected, m->reg, m->logits, age, (size_t)B);
-    model_backward(m, m->dreg, m->dlogits);
+    if ((st = model_backward(m, m->dreg, m->dlogits)) != RELAGE_OK) return st;
     optimizer_step(opt, m->params, m->grads, lr);
+    m->generation++;
     if (loss) *loss = l;
     return RELAGE_OK;
 }

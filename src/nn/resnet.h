@@ -120,9 +120,13 @@ typedef struct model {
     int *labels;
     float *scratch;     /* convolution and rng-head scratch */
     double *rn_scratch; /* literal rn */
+    float *feat;        /* trunk backends: the feature map (B,C,h,w) */
     const float *input; /* of the last forward, read again by the backward */
     int batch;          /* images in the last forward */
     int training;       /* mode of the last forward */
+
+    backend_trunk *trunk; /* the backend's plans, if it runs the trunk itself */
+    uint64_t generation;  /* bumped whenever params or buffers change (model_touch) */
 } model;
 
 /* Builds the tensor table and initialises as torchvision does: convolutions
@@ -130,6 +134,10 @@ typedef struct model {
  * linear layers U(-1/sqrt(fan_in), 1/sqrt(fan_in)). On failure *out is NULL. */
 relage_status model_create(model **out, const model_config *config, const backend *be);
 void model_free(model *m);
+
+/* Says that params or buffers were changed from outside (a checkpoint loaded, weights edited),
+ * so that a backend's derived copies (folded inference weights) are made again. */
+void model_touch(model *m);
 
 /* Makes room for batches of up to `batch` images; allocates only when the capacity grows. */
 relage_status model_reserve(model *m, int batch);
@@ -145,8 +153,9 @@ float *model_tensor_data(const model *m, const model_tensor *t);
 relage_status model_forward(model *m, const float *input, int B, int training);
 
 /* Backward pass of the last forward, whose input must still be alive; parameter gradients are
- * accumulated into m->grads. */
-void model_backward(model *m, const float *dreg, const float *dlogits);
+ * accumulated into m->grads. Trunk backends (dnnl) need a training-mode forward
+ * (RELAGE_ERR_UNSUPPORTED after an evaluation-mode one). */
+relage_status model_backward(model *m, const float *dreg, const float *dlogits);
 
 /* One training step: zero gradients, forward (training), the paper's loss against age (B),
  * backward, optimiser step at learning rate lr. The expected ages are left in m->expected and

@@ -26,6 +26,8 @@ train_config train_default_config(void) {
     c.epochs = 20;
     c.batch = 30;
     c.seed = 1;
+    c.backend = "dnnl";
+    c.precision = "fp32";
     return c;
 }
 
@@ -76,7 +78,8 @@ static relage_status write_config(const train_config *c, const char *dir) {
             "\"input\":%d,\"hidden\":%d,\"rn_literal\":%d,\"model_seed\":%llu,"
             "\"optimizer\":\"%s\",\"lr\":%g,\"weight_decay\":%g,\"momentum\":%g,"
             "\"schedule\":\"%s\",\"milestones\":[%d,%d],\"gamma\":%g,\"epochs\":%d,"
-            "\"batch\":%d,\"seed\":%llu,\"train\":\"%s\",\"val\":\"%s\",\"init\":\"%s\"}\n",
+            "\"batch\":%d,\"seed\":%llu,\"train\":\"%s\",\"val\":\"%s\",\"init\":\"%s\","
+            "\"backend\":\"%s\",\"precision\":\"%s\"}\n",
             RELAGE_VERSION, resnet_arch_name(c->model.arch), head_kind_name(c->model.head),
             (double)c->model.width, c->model.input, c->model.hidden, c->model.rn_literal,
             (unsigned long long)c->model.seed, c->optim.kind == OPTIM_RMSPROP ? "rmsprop" : "adamw",
@@ -86,7 +89,7 @@ static relage_status write_config(const train_config *c, const char *dir) {
                                             : "constant",
             c->schedule.milestones[0], c->schedule.milestones[1], (double)c->schedule.gamma,
             c->epochs, c->batch, (unsigned long long)c->seed, c->train_cache,
-            c->val_cache ? c->val_cache : "", c->init ? c->init : "");
+            c->val_cache ? c->val_cache : "", c->init ? c->init : "", c->backend, c->precision);
     if (fclose(fp) != 0 || rename(tmp, path) != 0)
         return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
     return RELAGE_OK;
@@ -124,7 +127,9 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
         return relage_fail(RELAGE_ERR_IO, "%s: %s", cfg->out_dir, strerror(errno));
     path_in(state_path, sizeof state_path, cfg->out_dir, "state.safetensors");
     path_in(model_path, sizeof model_path, cfg->out_dir, "model.safetensors");
-    if ((st = model_create(&m, &cfg->model, NULL)) != RELAGE_OK ||
+    const backend *be = NULL;
+    if ((st = backend_select(cfg->backend, cfg->precision, &be)) != RELAGE_OK ||
+        (st = model_create(&m, &cfg->model, be)) != RELAGE_OK ||
         (st = model_reserve(m, cfg->batch)) != RELAGE_OK ||
         (st = optimizer_create(&opt, &cfg->optim, m->n_params)) != RELAGE_OK ||
         (st = face_cache_open(&train_cache, cfg->train_cache)) != RELAGE_OK ||

@@ -24,6 +24,7 @@ typedef struct train_config {
     const char *train_cache, *val_cache, *out_dir;
     const char *init; /* a checkpoint (relage's or torchvision's) to start from, or NULL */
     int resume;       /* continue out_dir/state.safetensors */
+    const char *backend, *precision; /* backend_select's names: "dnnl", "fp32" by default */
 } train_config;
 
 /* The paper's recipe: ResNet-50, base head, input 224, RMSprop lr 1e-4 (alpha 0.99, eps
