@@ -4,9 +4,27 @@
  *   1. Status codes and error text: every function that can fail returns a relage_status;
  *      the details of the last failure on the calling thread are in relage_last_error().
  *   2. Version.
+ *   3. Prediction: a predictor made from a model file (and face-detector weights) says how old
+ *      each face in an image looks.
  *
- * Thread-safety: the error text is thread-local; nothing here holds global mutable state.
- * The library never prints and never exits. */
+ * Thread-safety: the error text is thread-local; nothing here holds global mutable state. A
+ * predictor is used by one thread at a time: make one per thread (each holds its own weights
+ * and buffers), or serialise calls on a shared one. The library never prints and never exits.
+ *
+ * Example (error checks shortened):
+ *
+ *     relage_predictor *p;
+ *     if (relage_predictor_create(&p, "model.safetensors", NULL) != RELAGE_OK)
+ *         fprintf(stderr, "%s\n", relage_last_error());
+ *     relage_result r;
+ *     if (relage_predict_file(p, "photo.jpg", &r) == RELAGE_OK) {
+ *         for (size_t i = 0; i < r.n_faces; i++)
+ *             printf("face %zu: %.1f years\n", i, r.faces[i].age);
+ *         relage_result_free(&r);
+ *     }
+ *     relage_predictor_free(p);
+ *
+ * Build against the installed library with `pkg-config --cflags --libs relage`. */
 #ifndef RELAGE_H
 #define RELAGE_H
 
@@ -34,6 +52,68 @@ const char *relage_status_string(relage_status status);
 
 /* The library version, RELAGE_VERSION of the build that is linked. */
 const char *relage_version(void);
+
+/* ---- 3. Prediction ---- */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELAGE_AGE_CLASSES 101 /* ages 0..100 */
+
+typedef struct relage_predictor relage_predictor;
+
+typedef struct relage_predictor_options {
+    const char *mtcnn_dir; /* MTCNN weights folder; NULL: $RELAGE_MTCNN, then
+                              ~/.local/share/relage/mtcnn */
+    const char *detector;  /* NULL: the one the model was trained with; "mtcnn", "cascade"
+                              (OpenCV's frontal-face cascade from opencv-data), "none" (the whole
+                              image is the face); a model trained on MTCNN crops falls back to the
+                              cascade when no MTCNN weights are found, and says so in
+                              relage_predictor_notes */
+    int threads;           /* 0: every core */
+    int all_faces;         /* 1 (default): every face, largest first; 0: the largest only */
+    int flip;              /* 1: average with the mirrored face (test-time augmentation) */
+    int max_faces;         /* at most this many faces per image (default 32) */
+} relage_predictor_options;
+
+/* Defaults: detector as trained, every core, every face, no flip, 32 faces. */
+relage_predictor_options relage_predictor_default_options(void);
+
+/* Loads a relage model file (safetensors with relage metadata) and opens the face detector its
+ * metadata names. opt may be NULL (the defaults). On failure *out is NULL. */
+relage_status relage_predictor_create(relage_predictor **out, const char *model_path,
+                                      const relage_predictor_options *opt);
+void relage_predictor_free(relage_predictor *p);
+
+/* One line on what the predictor does, e.g. "resnet18 base 112x112, detector mtcnn, faces:
+ * largest margin=0 square=0 size=128", and any warning (a detector other than the model's). */
+const char *relage_predictor_notes(const relage_predictor *p);
+
+typedef struct relage_face {
+    float box[4];      /* x1, y1, x2, y2 in image pixels; the whole image when no face was found */
+    float prob;        /* detection probability; NAN for the cascade or the whole image */
+    float age;         /* expected age E = sum_c c p_c, in 0..100 */
+    float spread;      /* sqrt(sum_c p_c (c - E)^2) */
+    float interval[2]; /* 10th and 90th percentiles of the age distribution */
+    float regression;  /* the regression output, clamped to 0..100 */
+    float dist[RELAGE_AGE_CLASSES]; /* p_c */
+} relage_face;
+
+typedef struct relage_result {
+    relage_face *faces; /* largest first */
+    size_t n_faces;     /* >= 1: with no face found, the whole image is one entry */
+    int whole_image;    /* no face was found */
+    int width, height;  /* of the image, after EXIF orientation */
+} relage_result;
+
+/* Predicts on an image file (JPEG or PNG), on encoded bytes in memory (name is for messages),
+ * or on packed RGB pixels (stride bytes per row, >= 3 * width). On failure *out is empty. */
+relage_status relage_predict_file(relage_predictor *p, const char *path, relage_result *out);
+relage_status relage_predict_encoded(relage_predictor *p, const void *data, size_t size,
+                                     const char *name, relage_result *out);
+relage_status relage_predict_rgb(relage_predictor *p, const uint8_t *rgb, int width, int height,
+                                 size_t stride, relage_result *out);
+void relage_result_free(relage_result *r);
 
 #ifdef __cplusplus
 }

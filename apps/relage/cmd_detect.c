@@ -2,7 +2,6 @@
  * landmarks as a table or JSON lines, optionally drawn. Bad files are reported and skipped; the
  * exit code is 1 when any image failed. */
 #include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,13 +102,9 @@ static relage_status draw(const image *img, const char *path, const face_detecti
         image_draw_text(&canvas, (int)lroundf(f->box[0]), (int)lroundf(f->box[1]) - 9 * scale,
                         label, green, scale);
     }
-    char *copy = strdup(path), out[4096];
-    char *name = copy ? basename(copy) : "image";
-    char *dot = strrchr(name, '.');
-    if (dot) *dot = '\0';
-    snprintf(out, sizeof out, "%s/%s.png", dir, name);
+    char out[4096];
+    drawn_path(out, sizeof out, dir, path);
     st = image_save_png(&canvas, out);
-    free(copy);
     image_free(&canvas);
     return st;
 }
@@ -251,14 +246,7 @@ int cmd_detect(int argc, char **argv) {
         if (st == RELAGE_OK && draw_dir) st = draw(&img, path, faces, n, draw_dir);
         if (st != RELAGE_OK) {
             failed++;
-            if (json) {
-                printf("{\"image\":");
-                json_print_string(stdout, path);
-                printf(",\"error\":");
-                json_print_string(stdout, relage_last_error());
-                printf("}\n");
-            }
-            fprintf(stderr, "relage detect: %s\n", relage_last_error());
+            report_image_error("detect", path, json);
         } else if (json) {
             print_json(path, faces, n, policy_text, crops, n_crops, whole_image);
         } else {

@@ -77,18 +77,14 @@ static void prepare_one(const detector *det, const face_policy *policy, const ag
         e->image_width = img.width, e->image_height = img.height;
         memcpy(e->region, regions[k], sizeof e->region);
         if (!whole) e->prob = faces[k].prob;
-        int x = (int)lroundf(regions[k][0]), y = (int)lroundf(regions[k][1]);
-        int w = (int)lroundf(regions[k][2]) - x, h = (int)lroundf(regions[k][3]) - y;
-        image crop = {0}, resized = {0};
+        image resized = {0};
         uint8_t *dst = p->pixels + (size_t)k * size * size * 3;
-        if (image_crop(&crop, &img, x, y, w < 1 ? 1 : w, h < 1 ? 1 : h) == RELAGE_OK &&
-            image_resize_bilinear(&resized, &crop, size, size) == RELAGE_OK)
+        if (face_crop(&resized, &img, regions[k], size) == RELAGE_OK)
             memcpy(dst, resized.data, (size_t)size * size * 3);
         else {
             e->outcome = FACE_UNREADABLE;
             memset(dst, 0, (size_t)size * size * 3);
         }
-        image_free(&crop);
         image_free(&resized);
     }
 cleanup:

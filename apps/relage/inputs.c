@@ -1,7 +1,10 @@
-/* Expanding folders into image paths; JSON output helpers. */
+/* Expanding folders and list files into image paths; JSON and CSV output helpers. */
 #include "inputs.h"
 
+#include "relage.h"
+
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +64,26 @@ static int add_folder(input_list *list, const char *dir) {
     return ok;
 }
 
+/* @LIST: one path per line (blank lines and '#' comments skipped), each added as above. */
+static int add_list_file(input_list *list, const char *file) {
+    FILE *fp = fopen(file, "r");
+    if (!fp) {
+        fprintf(stderr, "relage: cannot read list %s: %s\n", file, strerror(errno));
+        return 0;
+    }
+    char line[4096];
+    int ok = 1;
+    while (ok && fgets(line, sizeof line, fp)) {
+        size_t n = strcspn(line, "\r\n");
+        line[n] = '\0';
+        if (n && line[0] != '#') ok = input_list_add(list, line);
+    }
+    fclose(fp);
+    return ok;
+}
+
 int input_list_add(input_list *list, const char *path) {
+    if (path[0] == '@') return add_list_file(list, path + 1);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         size_t first = list->n;
@@ -112,4 +134,36 @@ void json_print_number(FILE *out, double value, int decimals) {
         fprintf(out, "%.*f", decimals, value);
     else
         fputs("null", out);
+}
+
+void csv_print_field(FILE *out, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+void drawn_path(char *out, size_t size, const char *dir, const char *path) {
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    const char *dot = strrchr(name, '.');
+    int stem = dot && dot != name ? (int)(dot - name) : (int)strlen(name);
+    snprintf(out, size, "%s/%.*s.png", dir, stem, name);
+}
+
+void report_image_error(const char *cmd, const char *path, int json) {
+    if (json) {
+        printf("{\"image\":");
+        json_print_string(stdout, path);
+        printf(",\"error\":");
+        json_print_string(stdout, relage_last_error());
+        printf("}\n");
+    }
+    fprintf(stderr, "relage %s: %s\n", cmd, relage_last_error());
 }

@@ -11,8 +11,9 @@ typedef struct input_list {
     size_t n, cap;
 } input_list;
 
-/* Adds path: a folder adds its images recursively, anything else is added as it is (and fails
- * later, with its own error, if it is not an image). Returns 0 and prints on allocation or
+/* Adds path: a folder adds its images recursively, "@FILE" the paths listed in FILE (one per
+ * line), anything else is added as it is (and fails later, with its own error, if it is not an
+ * image). Returns 0 and prints on allocation or
  * folder errors. */
 int input_list_add(input_list *list, const char *path);
 void input_list_free(input_list *list);
@@ -22,5 +23,15 @@ void json_print_string(FILE *out, const char *s);
 
 /* Writes a float as a JSON number, or null when it is not finite. */
 void json_print_number(FILE *out, double value, int decimals);
+
+/* DIR/STEM.png for an input path (its file name without the extension): where --draw writes. */
+void drawn_path(char *out, size_t size, const char *dir, const char *path);
+
+/* Reports a failed image: on stderr as "relage CMD: error", and with json also as the line
+ * {"image": PATH, "error": TEXT} on stdout. The error is relage_last_error(). */
+void report_image_error(const char *cmd, const char *path, int json);
+
+/* Writes s as one CSV field, quoted when it holds a comma, quote or line break. */
+void csv_print_field(FILE *out, const char *s);
 
 #endif

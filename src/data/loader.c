@@ -101,6 +101,17 @@ relage_status loader_train_batch(loader *l, int epoch, size_t start, int B, floa
     return failed ? relage_fail(RELAGE_ERR_IO, "loader: %s", relage_last_error()) : RELAGE_OK;
 }
 
+relage_status loader_eval_image(float *out, const image *crop, int input) {
+    image resized = {0};
+    if (crop->width != input || crop->height != input) {
+        relage_status st = image_resize_bilinear(&resized, crop, input, input);
+        if (st != RELAGE_OK) return st;
+    }
+    image_to_tensor(out, resized.data ? &resized : crop, MEAN, STD);
+    image_free(&resized);
+    return RELAGE_OK;
+}
+
 relage_status loader_eval_batch(loader *l, size_t start, int B, float *images, float *ages,
                                 float *stds, uint64_t *records) {
     int size = (int)face_cache_info_of(l->cache)->size, in = l->input, failed = 0;
@@ -110,10 +121,10 @@ relage_status loader_eval_batch(loader *l, size_t start, int B, float *images, f
         uint8_t *px = l->scratch + (size_t)omp_get_thread_num() * size * size * 3;
         uint64_t record = l->usable[start + (size_t)b];
         face_entry e;
-        image crop = {size, size, 3, px}, resized = {0};
+        image crop = {size, size, 3, px};
         if (face_cache_entry(l->cache, record, &e) != RELAGE_OK ||
             face_cache_pixels(l->cache, record, px) != RELAGE_OK ||
-            (in != size && image_resize_bilinear(&resized, &crop, in, in) != RELAGE_OK)) {
+            loader_eval_image(images + (size_t)b * per, &crop, in) != RELAGE_OK) {
 #pragma omp atomic write
             failed = 1;
             continue;
@@ -121,8 +132,6 @@ relage_status loader_eval_batch(loader *l, size_t start, int B, float *images, f
         ages[b] = e.mean;
         stds[b] = e.std;
         records[b] = record;
-        image_to_tensor(images + (size_t)b * per, in != size ? &resized : &crop, MEAN, STD);
-        image_free(&resized);
     }
     return failed ? relage_fail(RELAGE_ERR_IO, "loader: %s", relage_last_error()) : RELAGE_OK;
 }

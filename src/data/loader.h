@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "data/face_cache.h"
+#include "image/image.h"
 #include "relage.h"
 
 typedef struct loader {
@@ -36,6 +37,10 @@ void loader_shuffle(loader *l, int epoch);
 /* Training batch: samples [start, start+B) of the epoch's order, augmented; ages (B). */
 relage_status loader_train_batch(loader *l, int epoch, size_t start, int B, float *images,
                                  float *ages);
+
+/* The evaluation transform of one stored crop: resized to input x input (if it is not) and
+ * normalised into out (3,input,input). Prediction uses it on fresh crops. */
+relage_status loader_eval_image(float *out, const image *crop, int input);
 
 /* Evaluation batch: samples [start, start+B) in cache order, resized; means, stds (B), and the
  * record indices (B) for reporting. */

@@ -197,3 +197,13 @@ size_t face_policy_apply(const face_policy *p, const face_detection *faces, size
     for (size_t i = 0; i < n; i++) face_region(faces[i].box, p->margin, p->square, regions[i]);
     return n;
 }
+
+relage_status face_crop(image *out, const image *img, const float region[4], int size) {
+    int x = (int)lroundf(region[0]), y = (int)lroundf(region[1]);
+    int w = (int)lroundf(region[2]) - x, h = (int)lroundf(region[3]) - y;
+    image crop = {0};
+    relage_status st = image_crop(&crop, img, x, y, w < 1 ? 1 : w, h < 1 ? 1 : h);
+    if (st == RELAGE_OK) st = image_resize_bilinear(out, &crop, size, size);
+    image_free(&crop);
+    return st;
+}

@@ -49,6 +49,11 @@ relage_status detector_detect(const detector *d, const image *img, face_detectio
  * (0 keeps the box), then made square around its centre (side = the larger side) if square. */
 void face_region(const float box[4], float margin, int square, float region[4]);
 
+/* The pixels of a crop region (face_region's, or face_policy_apply's), rounded to whole pixels
+ * and at least 1x1, resized to size x size (PIL bilinear): how faces are cut out for training
+ * and prediction alike. Parts outside the image are black. */
+relage_status face_crop(image *out, const image *img, const float region[4], int size);
+
 /* Which faces an image contributes and how each is cropped. Its text form, e.g.
  * "largest margin=0 square=0", is recorded with prepared data and in model files so that
  * training and prediction crop alike. */

@@ -1,0 +1,51 @@
+#!/bin/bash
+# relage predict end to end on a random model (made by relage bench --save) with the cascade
+# detector (Debian's opencv-data): the table, JSON lines, CSV, --dist, @LIST, --draw, a bad
+# file (reported, skipped, exit code 1), and the installed API example built with pkg-config.
+set -euo pipefail
+relage=$1
+examples=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$relage" bench --arch resnet18 --input 64 --width 0.25 --iters 1 --warmup 0 --quiet \
+    --save "$dir/model.safetensors" >/dev/null
+run() { "$relage" predict --model "$dir/model.safetensors" --detector cascade --quiet "$@"; }
+
+run "$examples/astronaut.png" > "$dir/table.txt"
+grep -q "astronaut.png: 1 face$" "$dir/table.txt" || fail "table: $(cat "$dir/table.txt")"
+
+run "$examples/astronaut.png" "$examples/coffee.png" --json --flip > "$dir/out.jsonl"
+[ "$(wc -l < "$dir/out.jsonl")" = 2 ] || fail "two JSON lines expected"
+python3 - "$dir/out.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+face = rows[0]["faces"][0]
+assert set(face) == {"box", "prob", "age", "spread", "interval", "regression"}, face
+assert 0 <= face["age"] <= 100 and face["interval"][0] <= face["age"] <= face["interval"][1]
+assert rows[0]["whole_image"] is False and rows[1]["whole_image"] is True, rows
+assert rows[1]["faces"][0]["box"] == [0, 0, 600, 400], rows[1]
+PY
+
+printf '%s\n' "$examples/astronaut.png" "# a comment" "$dir/missing.jpg" > "$dir/list.txt"
+printf 'not an image' > "$dir/bad.jpg"
+set +e
+run "@$dir/list.txt" "$dir/bad.jpg" --csv --dist > "$dir/out.csv" 2> "$dir/err.txt"
+rc=$?
+set -e
+[ $rc = 1 ] || fail "exit code $rc with bad files, expected 1"
+grep -q "2 of 3 images failed" "$dir/err.txt" || fail "stderr: $(cat "$dir/err.txt")"
+head -1 "$dir/out.csv" | grep -q "^image,face,whole_image,x1,y1,x2,y2,prob,age,spread,p10,p90,regression,p0,p1," \
+    || fail "csv header"
+[ "$(wc -l < "$dir/out.csv")" = 2 ] || fail "one CSV row expected"
+
+run "$examples/astronaut.png" --draw "$dir/drawn" > /dev/null
+[ -s "$dir/drawn/astronaut.png" ] || fail "no drawn image"
+
+set +e
+"$relage" predict --model "$dir/nope.safetensors" "$examples/astronaut.png" 2> "$dir/err.txt"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q "nope.safetensors" "$dir/err.txt" || fail "missing model: rc $rc"
+echo "cli_predict: ok"
