@@ -2,6 +2,7 @@
  * option. A progress line per batch (images/s, running loss, ETA), a line per epoch; Ctrl-C
  * saves the state and exits, and --resume continues exactly. */
 #include <omp.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ static void train_usage(FILE *out) {
             "\n"
             "  --train CACHE       face cache from relage prepare (training images)\n"
             "  --val CACHE         validation cache: MAE and epsilon after each epoch\n"
+            "  --test CACHE        test cache, evaluated and logged after each epoch too\n"
             "  --out DIR           run folder: config.json, log.jsonl, model and state files\n"
             "  --arch NAME         resnet18, resnet34, resnet50 (default resnet50)\n"
             "  --head NAME         base, rn, rng (default base); --rn-literal; --hidden N\n"
@@ -64,9 +66,10 @@ static void on_progress(const train_progress *p, void *user) {
 static void on_epoch(const epoch_result *r, void *user) {
     progress_state *s = user;
     if (!s->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
-    printf("epoch %d: lr %.3g, train loss %.4f, val MAE %.4f, val epsilon %.4f, %.1fs, %.1f "
-           "img/s\n",
-           r->epoch, r->lr, r->train_loss, r->val_mae, r->val_eps, r->seconds, r->img_per_s);
+    printf("epoch %d: lr %.3g, train loss %.4f, val MAE %.4f, val epsilon %.4f", r->epoch, r->lr,
+           r->train_loss, r->val_mae, r->val_eps);
+    if (!isnan(r->test_mae)) printf(", test MAE %.4f", r->test_mae);
+    printf(", %.1fs, %.1f img/s\n", r->seconds, r->img_per_s);
     fflush(stdout);
 }
 
@@ -108,6 +111,8 @@ int cmd_train(int argc, char **argv) {
                 c.train_cache = v;
             else if (strcmp(a, "--val") == 0)
                 c.val_cache = v;
+            else if (strcmp(a, "--test") == 0)
+                c.test_cache = v;
             else if (strcmp(a, "--out") == 0)
                 c.out_dir = v;
             else if (strcmp(a, "--init") == 0)

@@ -78,7 +78,8 @@ static relage_status write_config(const train_config *c, const char *dir) {
             "\"input\":%d,\"hidden\":%d,\"rn_literal\":%d,\"model_seed\":%llu,"
             "\"optimizer\":\"%s\",\"lr\":%g,\"weight_decay\":%g,\"momentum\":%g,"
             "\"schedule\":\"%s\",\"milestones\":[%d,%d],\"gamma\":%g,\"epochs\":%d,"
-            "\"batch\":%d,\"seed\":%llu,\"train\":\"%s\",\"val\":\"%s\",\"init\":\"%s\","
+            "\"batch\":%d,\"seed\":%llu,\"train\":\"%s\",\"val\":\"%s\",\"test\":\"%s\","
+            "\"init\":\"%s\","
             "\"backend\":\"%s\",\"precision\":\"%s\"}\n",
             RELAGE_VERSION, resnet_arch_name(c->model.arch), head_kind_name(c->model.head),
             (double)c->model.width, c->model.input, c->model.hidden, c->model.rn_literal,
@@ -89,7 +90,8 @@ static relage_status write_config(const train_config *c, const char *dir) {
                                             : "constant",
             c->schedule.milestones[0], c->schedule.milestones[1], (double)c->schedule.gamma,
             c->epochs, c->batch, (unsigned long long)c->seed, c->train_cache,
-            c->val_cache ? c->val_cache : "", c->init ? c->init : "", c->backend, c->precision);
+            c->val_cache ? c->val_cache : "", c->test_cache ? c->test_cache : "",
+            c->init ? c->init : "", c->backend, c->precision);
     if (fclose(fp) != 0 || rename(tmp, path) != 0)
         return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
     return RELAGE_OK;
@@ -100,13 +102,18 @@ static relage_status append_log(const char *dir, const epoch_result *r) {
     path_in(path, sizeof path, dir, "log.jsonl");
     FILE *fp = fopen(path, "a");
     if (!fp) return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-    char mae[32] = "null", eps[32] = "null"; /* JSON has no NaN */
-    if (isfinite(r->val_mae)) snprintf(mae, sizeof mae, "%.4f", r->val_mae);
-    if (isfinite(r->val_eps)) snprintf(eps, sizeof eps, "%.4f", r->val_eps);
+    char v[4][32]; /* JSON has no NaN */
+    const double x[4] = {r->val_mae, r->val_eps, r->test_mae, r->test_eps};
+    for (int i = 0; i < 4; i++) {
+        if (isfinite(x[i]))
+            snprintf(v[i], sizeof v[i], "%.4f", x[i]);
+        else
+            snprintf(v[i], sizeof v[i], "null");
+    }
     fprintf(fp,
             "{\"epoch\":%d,\"lr\":%.3g,\"train_loss\":%.5f,\"val_mae\":%s,\"val_eps\":%s,"
-            "\"seconds\":%.1f,\"img_per_s\":%.2f}\n",
-            r->epoch, r->lr, r->train_loss, mae, eps, r->seconds, r->img_per_s);
+            "\"test_mae\":%s,\"test_eps\":%s,\"seconds\":%.1f,\"img_per_s\":%.2f}\n",
+            r->epoch, r->lr, r->train_loss, v[0], v[1], v[2], v[3], r->seconds, r->img_per_s);
     return fclose(fp) == 0 ? RELAGE_OK
                            : relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
 }
@@ -116,8 +123,8 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
     *stopped = 0;
     model *m = NULL;
     optimizer *opt = NULL;
-    face_cache *train_cache = NULL, *val_cache = NULL;
-    loader train = {0}, val = {0};
+    face_cache *train_cache = NULL, *val_cache = NULL, *test_cache = NULL;
+    loader train = {0}, val = {0}, test = {0};
     float *images = NULL, *ages = NULL;
     char state_path[4096], model_path[4096];
     relage_status st;
@@ -139,6 +146,10 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
     snprintf(m->crop, sizeof m->crop, "%s %s size=%u", faces->detector, faces->policy, faces->size);
     if (cfg->val_cache && ((st = face_cache_open(&val_cache, cfg->val_cache)) != RELAGE_OK ||
                            (st = loader_init(&val, val_cache, cfg->model.input, 0)) != RELAGE_OK))
+        goto cleanup;
+    if (cfg->test_cache &&
+        ((st = face_cache_open(&test_cache, cfg->test_cache)) != RELAGE_OK ||
+         (st = loader_init(&test, test_cache, cfg->model.input, 0)) != RELAGE_OK))
         goto cleanup;
     if (train.n < (size_t)cfg->batch) {
         st = relage_fail(RELAGE_ERR_INVALID_ARG, "%s: %zu usable images, fewer than a batch of %d",
@@ -212,10 +223,15 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
                           loss_n ? loss_sum / (double)loss_n : (double)NAN,
                           NAN,
                           NAN,
+                          NAN,
+                          NAN,
                           seconds,
                           seconds > 0 ? (double)(loss_n * (size_t)cfg->batch) / seconds : 0};
         if (cfg->val_cache &&
             (st = validate(m, &val, cfg->batch, images, &r.val_mae, &r.val_eps)) != RELAGE_OK)
+            goto cleanup;
+        if (cfg->test_cache &&
+            (st = validate(m, &test, cfg->batch, images, &r.test_mae, &r.test_eps)) != RELAGE_OK)
             goto cleanup;
         if ((st = append_log(cfg->out_dir, &r)) != RELAGE_OK ||
             (st = checkpoint_save(m, model_path)) != RELAGE_OK ||
@@ -228,8 +244,10 @@ cleanup:
     free(ages);
     loader_free(&train);
     loader_free(&val);
+    loader_free(&test);
     face_cache_close(train_cache);
     face_cache_close(val_cache);
+    face_cache_close(test_cache);
     optimizer_free(opt);
     model_free(m);
     return st;

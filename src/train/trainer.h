@@ -22,6 +22,7 @@ typedef struct train_config {
     int epochs, batch;
     uint64_t seed; /* data order and augmentation */
     const char *train_cache, *val_cache, *out_dir;
+    const char *test_cache; /* evaluated after each epoch and logged (test_mae), or NULL */
     const char *init; /* a checkpoint (relage's or torchvision's) to start from, or NULL */
     int resume;       /* continue out_dir/state.safetensors */
     const char *backend, *precision; /* backend_select's names: "dnnl", "fp32" by default */
@@ -39,7 +40,7 @@ typedef struct train_progress {
 
 typedef struct epoch_result {
     int epoch; /* 1-based, as logged */
-    double lr, train_loss, val_mae, val_eps, seconds, img_per_s;
+    double lr, train_loss, val_mae, val_eps, test_mae, test_eps, seconds, img_per_s;
 } epoch_result;
 
 typedef struct train_callbacks {
