@@ -1,19 +1,31 @@
-/* relage eval --predictions FILE --labels FILE: MAE, epsilon-error, real-age MAE and a
- * breakdown by age group of an existing predictions CSV. */
+/* relage eval: MAE, epsilon-error, real-age MAE and breakdowns by age group, gender and race,
+ * of an existing predictions CSV against labels, or of a model on a prepared face cache (whose
+ * predictions can be written as CSV or in the ChaLearn submission formats). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "data/face_cache.h"
 #include "eval/metrics.h"
+#include "eval/model_eval.h"
 #include "eval/plot.h"
 #include "inputs.h"
+#include "io/checkpoint.h"
 
 static void eval_usage(FILE *out) {
     fprintf(out,
             "usage: relage eval --predictions FILE --labels FILE [--json] [--challenge]\n"
+            "       relage eval --model FILE --cache CACHE [--flip] [--out FILE] [--json]\n"
             "\n"
+            "  --model FILE        a relage model, run on --cache (a face cache from relage\n"
+            "                      prepare, which carries the labels)\n"
+            "  --flip              average each face with its mirror image\n"
+            "  --batch N           images per forward pass (default 32)\n"
+            "  --out FILE          write the model's predictions: --format csv (default,\n"
+            "                      file_name,predicted_age), chalearn15 (name;age) or\n"
+            "                      chalearn16 (name,age), the challenges' submission formats\n"
             "  --predictions FILE  CSV with file_name,predicted_age\n"
             "  --labels FILE       APPA-REAL gt_avg_*.csv, ChaLearn 2015/2016, or path,age[,std]\n"
             "  --challenge         missing predictions count as epsilon 1 over all labels (the\n"
@@ -128,10 +140,73 @@ static int draw_grid(const label_set *labels, const prediction_set *preds, const
     return st == RELAGE_OK;
 }
 
+static void on_progress(size_t done, size_t total, void *user) {
+    progress_update(user, (long)done);
+    (void)total;
+}
+
+/* Runs the model file on the cache: labels from the cache, predictions from the model. */
+static int predict_cache(const char *model_path, const char *cache_path, int flip, long batch,
+                         label_set *labels, prediction_set *preds) {
+    model_config cfg;
+    model *m = NULL;
+    const backend *be = NULL;
+    relage_status st;
+    if ((st = checkpoint_read_config(model_path, &cfg)) == RELAGE_OK &&
+        (st = backend_select("dnnl", "fp32", &be)) == RELAGE_OK &&
+        (st = model_create(&m, &cfg, be)) == RELAGE_OK &&
+        (st = checkpoint_load(m, model_path, 1, NULL)) == RELAGE_OK &&
+        (st = model_reserve(m, (int)batch * (flip ? 2 : 1))) == RELAGE_OK) {
+        face_cache *c = NULL;
+        if ((st = face_cache_open(&c, cache_path)) == RELAGE_OK) {
+            const face_cache_info *info = face_cache_info_of(c);
+            char crop[192];
+            snprintf(crop, sizeof crop, "%s %s size=%u", info->detector, info->policy, info->size);
+            if (*m->crop && strcmp(crop, m->crop) != 0)
+                fprintf(stderr,
+                        "relage eval: warning: the model was trained on '%s' crops, the "
+                        "cache holds '%s'\n",
+                        m->crop, crop);
+            progress p;
+            progress_start(&p, "eval", "images", (long)info->count, 0);
+            face_cache_close(c);
+            st = model_eval_cache(m, cache_path, flip, (int)batch, labels, preds, on_progress, &p);
+            progress_finish(&p, (long)preds->n);
+        }
+    }
+    model_free(m);
+    if (st != RELAGE_OK) fprintf(stderr, "relage eval: %s\n", relage_last_error());
+    return st == RELAGE_OK;
+}
+
+static int write_predictions(const prediction_set *preds, const char *path, const char *format) {
+    char sep = strcmp(format, "chalearn15") == 0 ? ';' : ',';
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        fprintf(stderr, "relage eval: cannot write %s\n", path);
+        return 0;
+    }
+    if (strcmp(format, "csv") == 0) fprintf(fp, "file_name,predicted_age\n");
+    for (size_t i = 0; i < preds->n; i++) {
+        if (sep == ',')
+            csv_print_field(fp, preds->names[i]);
+        else
+            fputs(preds->names[i], fp);
+        fprintf(fp, "%c%.4f\n", sep, preds->ages[i]);
+    }
+    if (fclose(fp) != 0) {
+        fprintf(stderr, "relage eval: cannot write %s\n", path);
+        return 0;
+    }
+    return 1;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *pred_path = NULL, *label_path = NULL, *hist_path = NULL, *scatter_path = NULL;
-    const char *grid_path = NULL, *image_dir = NULL;
-    int json = 0, challenge = 0;
+    const char *grid_path = NULL, *image_dir = NULL, *model_path = NULL, *cache_path = NULL;
+    const char *out_path = NULL, *format = "csv";
+    int json = 0, challenge = 0, flip = 0;
+    long batch = 32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -141,6 +216,23 @@ int cmd_eval(int argc, char **argv) {
             json = 1;
         } else if (strcmp(a, "--challenge") == 0) {
             challenge = 1;
+        } else if (strcmp(a, "--flip") == 0) {
+            flip = 1;
+        } else if (strcmp(a, "--model") == 0 && i + 1 < argc) {
+            model_path = argv[++i];
+        } else if (strcmp(a, "--cache") == 0 && i + 1 < argc) {
+            cache_path = argv[++i];
+        } else if (strcmp(a, "--out") == 0 && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (strcmp(a, "--format") == 0 && i + 1 < argc) {
+            format = argv[++i];
+            if (strcmp(format, "csv") && strcmp(format, "chalearn15") &&
+                strcmp(format, "chalearn16")) {
+                fprintf(stderr, "relage eval: --format is csv, chalearn15 or chalearn16\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
+            if (!parse_int_option(a, argv[++i], 1, 1024, &batch)) return 2;
         } else if (strcmp(a, "--predictions") == 0 && i + 1 < argc) {
             pred_path = argv[++i];
         } else if (strcmp(a, "--labels") == 0 && i + 1 < argc) {
@@ -158,26 +250,42 @@ int cmd_eval(int argc, char **argv) {
             return 2;
         }
     }
-    if (!label_path || (!pred_path && !hist_path)) {
-        fprintf(stderr, "relage eval: needs --labels FILE and --predictions FILE (see --help)\n");
+    if (model_path || cache_path) {
+        if (!model_path || !cache_path || pred_path || label_path) {
+            fprintf(stderr, "relage eval: --model and --cache go together, without "
+                            "--predictions/--labels (see --help)\n");
+            return 2;
+        }
+    } else if (!label_path || (!pred_path && !hist_path)) {
+        fprintf(stderr, "relage eval: needs --labels FILE and --predictions FILE, or --model "
+                        "and --cache (see --help)\n");
         return 2;
     }
     label_set labels;
     prediction_set preds;
     eval_result r;
-    if (label_set_read(&labels, label_path) != RELAGE_OK) {
+    if (model_path) {
+        if (!predict_cache(model_path, cache_path, flip, batch, &labels, &preds)) return 1;
+        label_path = cache_path;
+        if (out_path && !write_predictions(&preds, out_path, format)) {
+            prediction_set_free(&preds);
+            label_set_free(&labels);
+            return 1;
+        }
+    } else if (label_set_read(&labels, label_path) != RELAGE_OK) {
         fprintf(stderr, "relage eval: %s\n", relage_last_error());
         return 1;
     }
     if (hist_path && !draw_histogram(&labels, label_path, hist_path)) {
+        if (model_path) prediction_set_free(&preds);
         label_set_free(&labels);
         return 1;
     }
-    if (!pred_path) {
+    if (!pred_path && !model_path) {
         label_set_free(&labels);
         return 0;
     }
-    if (prediction_set_read(&preds, pred_path) != RELAGE_OK ||
+    if ((!model_path && prediction_set_read(&preds, pred_path) != RELAGE_OK) ||
         eval_predictions(&labels, &preds, challenge, &r) != RELAGE_OK) {
         fprintf(stderr, "relage eval: %s\n", relage_last_error());
         label_set_free(&labels);
