@@ -1,8 +1,8 @@
 /* relage train: the paper's recipe on a face cache made by relage prepare, every choice an
  * option. A progress line per batch (images/s, running loss, ETA), a line per epoch; Ctrl-C
  * saves the state and exits, and --resume continues exactly. */
-#include <omp.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -20,6 +20,7 @@ static void usage(FILE *out) {
             "  train     train a model on a face cache (the paper's recipe by default)\n"
             "  eval      MAE and epsilon-error of a predictions CSV against labels\n"
             "  compare   models over seeds: mean, sd, Shapiro-Wilk, t-tests\n"
+            "  explain   the pair heat map of one face (the paper's Figure 8)\n"
             "  bench     time the network's forward pass or training step on random data\n"
             "  version   print the version\n"
             "  help      print this help\n"
@@ -53,6 +54,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0) return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("relage %s\n", relage_version());

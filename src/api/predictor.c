@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/predictor_internal.h"
 #include "core/status.h"
 #include "data/loader.h"
 #include "detect/detector.h"
@@ -262,6 +263,31 @@ relage_status relage_predict_rgb(relage_predictor *p, const uint8_t *rgb, int wi
     for (int y = 0; y < height; y++)
         memcpy(img.data + (size_t)y * width * 3, rgb + (size_t)y * stride, (size_t)width * 3);
     st = predict_image(p, &img, out);
+    image_free(&img);
+    return st;
+}
+
+model *predictor_model(relage_predictor *p) {
+    return p->m;
+}
+
+relage_status predictor_face_input(relage_predictor *p, const char *path, image *face,
+                                   float *input) {
+    image img = {0};
+    face_detection *faces = NULL;
+    size_t n_faces = 0;
+    float region[4];
+    int whole = 1;
+    face_policy largest = p->policy;
+    largest.all = 0;
+    relage_status st = image_load(&img, path, NULL);
+    if (st == RELAGE_OK && p->det) st = detector_detect(p->det, &img, &faces, &n_faces);
+    if (st == RELAGE_OK) {
+        face_policy_apply(&largest, faces, n_faces, img.width, img.height, &region, 1, &whole);
+        st = face_crop(face, &img, region, p->size);
+    }
+    if (st == RELAGE_OK) st = loader_eval_image(input, face, p->m->config.input);
+    free(faces);
     image_free(&img);
     return st;
 }
