@@ -70,7 +70,7 @@ typedef struct relage_predictor_options {
                               image is the face); a model trained on MTCNN crops falls back to the
                               cascade when no MTCNN weights are found, and says so in
                               relage_predictor_notes */
-    int threads;           /* 0: every core */
+    int threads;           /* OpenMP threads of each prediction call; 0: every core */
     int all_faces;         /* 1 (default): every face, largest first; 0: the largest only */
     int flip;              /* 1: average with the mirrored face (test-time augmentation) */
     int max_faces;         /* at most this many faces per image (default 32) */

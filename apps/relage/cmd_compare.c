@@ -122,13 +122,13 @@ int cmd_compare(int argc, char **argv) {
         const model_group *m = &groups[g];
         if (json) {
             printf("%s{\"model\":", g ? "," : "");
-            json_print_string(stdout, m->name);
+            json_write_string(stdout, m->name);
             printf(",\"n\":%zu,\"mae\":[", m->n);
             for (size_t i = 0; i < m->n; i++) printf("%s%.4f", i ? "," : "", m->mae[i]);
             printf("],\"mae_mean\":%.4f,\"mae_sd\":%.4f,\"shapiro_w\":", m->mean, m->sd);
-            json_print_number(stdout, m->w, 6);
+            json_write_number(stdout, m->w, 6);
             printf(",\"shapiro_p\":");
-            json_print_number(stdout, m->p, 6);
+            json_write_number(stdout, m->p, 6);
             printf("}");
         } else {
             printf("%-24s %5zu %9.4f %9.4f %9.4f %9.4f\n", m->name, m->n, m->mean, m->sd, m->w,
@@ -165,18 +165,18 @@ int cmd_compare(int argc, char **argv) {
                 continue;
             }
             printf("%s{\"a\":", first ? "" : ",");
-            json_print_string(stdout, x->name);
+            json_write_string(stdout, x->name);
             printf(",\"b\":");
-            json_print_string(stdout, y->name);
+            json_write_string(stdout, y->name);
             const ttest_result *t[3] = {&s, &w, &pr};
             static const char *const names[3] = {"student", "welch", "paired"};
             for (int k = 0; k < 3; k++) {
                 printf(",\"%s_t\":", names[k]);
-                json_print_number(stdout, t[k]->t, 6);
+                json_write_number(stdout, t[k]->t, 6);
                 printf(",\"%s_df\":", names[k]);
-                json_print_number(stdout, t[k]->df, 4);
+                json_write_number(stdout, t[k]->df, 4);
                 printf(",\"%s_p\":", names[k]);
-                json_print_number(stdout, t[k]->p, 6);
+                json_write_number(stdout, t[k]->p, 6);
             }
             printf("}");
             first = 0;

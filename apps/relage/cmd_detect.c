@@ -39,9 +39,9 @@ static void detect_usage(FILE *out) {
 static void print_json(const char *path, const face_detection *faces, size_t n, const char *policy,
                        float (*crops)[4], size_t n_crops, int whole_image) {
     printf("{\"image\":");
-    json_print_string(stdout, path);
+    json_write_string(stdout, path);
     printf(",\"policy\":");
-    json_print_string(stdout, policy);
+    json_write_string(stdout, policy);
     printf(",\"whole_image\":%s,\"crops\":[", whole_image ? "true" : "false");
     for (size_t i = 0; i < n_crops; i++)
         printf("%s[%.2f,%.2f,%.2f,%.2f]", i ? "," : "", (double)crops[i][0], (double)crops[i][1],
@@ -51,7 +51,7 @@ static void print_json(const char *path, const face_detection *faces, size_t n, 
         const face_detection *f = &faces[i];
         printf("%s{\"box\":[%.2f,%.2f,%.2f,%.2f],\"prob\":", i ? "," : "", (double)f->box[0],
                (double)f->box[1], (double)f->box[2], (double)f->box[3]);
-        json_print_number(stdout, (double)f->prob, 5);
+        json_write_number(stdout, (double)f->prob, 5);
         printf(",\"landmarks\":");
         if (isnan(f->landmarks[0][0])) {
             printf("null");

@@ -88,7 +88,7 @@ static void print_attribute_json(const char *key, const eval_group *groups, int 
         if (first) printf(",\"%s\":{", key);
         printf("%s\"%d\":{\"n\":%zu,\"mae\":%.4f,\"eps\":", first ? "" : ",", g, groups[g].n,
                groups[g].mae);
-        json_print_number(stdout, groups[g].eps, 4);
+        json_write_number(stdout, groups[g].eps, 4);
         printf("}");
         first = 0;
     }
@@ -295,12 +295,12 @@ int cmd_eval(int argc, char **argv) {
                                                    "40-49", "50-59", "60-69", "70+"};
     if (json) {
         printf("{\"n\":%zu,\"mae\":", r.n);
-        json_print_number(stdout, r.mae, 4);
+        json_write_number(stdout, r.mae, 4);
         printf(",\"eps\":");
-        json_print_number(stdout, r.eps, 4);
+        json_write_number(stdout, r.eps, 4);
         if (r.n_real) {
             printf(",\"mae_real\":");
-            json_print_number(stdout, r.mae_real, 4);
+            json_write_number(stdout, r.mae_real, 4);
         }
         printf(",\"n_missing\":%zu,\"n_extra\":%zu,\"challenge\":%s,\"groups\":{", r.n_missing,
                r.n_extra, challenge ? "true" : "false");
@@ -308,7 +308,7 @@ int cmd_eval(int argc, char **argv) {
             if (!r.groups[g].n) continue;
             printf("%s\"%s\":{\"n\":%zu,\"mae\":%.4f,\"eps\":", first ? "" : ",", GROUPS[g],
                    r.groups[g].n, r.groups[g].mae);
-            json_print_number(stdout, r.groups[g].eps, 4);
+            json_write_number(stdout, r.groups[g].eps, 4);
             printf("}");
             first = 0;
         }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/result_json.h"
 #include "cli.h"
 #include "image/image.h"
 #include "inputs.h"
@@ -51,31 +52,9 @@ static void predict_usage(FILE *out) {
             RELAGE_MODEL_INSTALLED, RELAGE_MODEL_SOURCE);
 }
 
-static void print_face_json(const relage_face *f, int dist) {
-    printf("{\"box\":[%.1f,%.1f,%.1f,%.1f],\"prob\":", (double)f->box[0], (double)f->box[1],
-           (double)f->box[2], (double)f->box[3]);
-    json_print_number(stdout, (double)f->prob, 4);
-    printf(",\"age\":%.2f,\"spread\":%.2f,\"interval\":[%.1f,%.1f],\"regression\":%.2f",
-           (double)f->age, (double)f->spread, (double)f->interval[0], (double)f->interval[1],
-           (double)f->regression);
-    if (dist) {
-        printf(",\"dist\":[");
-        for (int c = 0; c < RELAGE_AGE_CLASSES; c++)
-            printf("%s%.5g", c ? "," : "", (double)f->dist[c]);
-        printf("]");
-    }
-    printf("}");
-}
-
 static void print_json(const char *path, const relage_result *r, int dist) {
-    printf("{\"image\":");
-    json_print_string(stdout, path);
-    printf(",\"whole_image\":%s,\"faces\":[", r->whole_image ? "true" : "false");
-    for (size_t i = 0; i < r->n_faces; i++) {
-        if (i) printf(",");
-        print_face_json(&r->faces[i], dist);
-    }
-    printf("]}\n");
+    result_json_write(stdout, path, r, dist);
+    printf("\n");
 }
 
 static void print_csv(const char *path, const relage_result *r, int dist) {

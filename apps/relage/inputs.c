@@ -1,6 +1,7 @@
 /* Expanding folders and list files into image paths; JSON and CSV output helpers. */
 #include "inputs.h"
 
+#include "api/result_json.h"
 #include "relage.h"
 
 #include <dirent.h>
@@ -100,42 +101,6 @@ void input_list_free(input_list *list) {
     memset(list, 0, sizeof *list);
 }
 
-void json_print_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        default:
-            if (*p < 0x20)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
-        }
-    }
-    fputc('"', out);
-}
-
-void json_print_number(FILE *out, double value, int decimals) {
-    if (isfinite(value))
-        fprintf(out, "%.*f", decimals, value);
-    else
-        fputs("null", out);
-}
-
 void csv_print_field(FILE *out, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, out);
@@ -159,11 +124,8 @@ void drawn_path(char *out, size_t size, const char *dir, const char *path) {
 
 void report_image_error(const char *cmd, const char *path, int json) {
     if (json) {
-        printf("{\"image\":");
-        json_print_string(stdout, path);
-        printf(",\"error\":");
-        json_print_string(stdout, relage_last_error());
-        printf("}\n");
+        error_json_write(stdout, path, relage_last_error());
+        printf("\n");
     }
     fprintf(stderr, "relage %s: %s\n", cmd, relage_last_error());
 }

@@ -1,10 +1,12 @@
 /* Command-line inputs: image paths from files and folders (searched recursively for .jpg,
- * .jpeg and .png, in sorted order), and JSON string output. */
+ * .jpeg and .png, in sorted order), and output helpers. */
 #ifndef RELAGE_INPUTS_H
 #define RELAGE_INPUTS_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+#include "core/json_write.h"
 
 typedef struct input_list {
     char **paths;
@@ -18,11 +20,6 @@ typedef struct input_list {
 int input_list_add(input_list *list, const char *path);
 void input_list_free(input_list *list);
 
-/* Writes s as a JSON string literal, quotes included. */
-void json_print_string(FILE *out, const char *s);
-
-/* Writes a float as a JSON number, or null when it is not finite. */
-void json_print_number(FILE *out, double value, int decimals);
 
 /* DIR/STEM.png for an input path (its file name without the extension): where --draw writes. */
 void drawn_path(char *out, size_t size, const char *dir, const char *path);

@@ -15,6 +15,7 @@ static void usage(FILE *out) {
             "\n"
             "commands:\n"
             "  predict   how old each face in images looks\n"
+            "  serve     an HTTP service and web page for predictions\n"
             "  detect    find faces in images (MTCNN, or a cascade fallback)\n"
             "  prepare   detect and crop the faces of a dataset once, into a face cache\n"
             "  train     train a model on a face cache (the paper's recipe by default)\n"
@@ -50,6 +51,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "predict") == 0) return cmd_predict(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "detect") == 0) return cmd_detect(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "prepare") == 0) return cmd_prepare(argc - 1, argv + 1);

@@ -177,6 +177,7 @@ static void summarise(relage_face *f, const float *probs, float reg) {
 
 static relage_status predict_image(relage_predictor *p, const image *img, relage_result *out) {
     memset(out, 0, sizeof *out);
+    if (p->opt.threads > 0) omp_set_num_threads(p->opt.threads); /* this thread's OpenMP teams */
     face_detection *faces = NULL;
     size_t n_faces = 0;
     relage_status st = RELAGE_OK;
