@@ -4,17 +4,27 @@
  * the best one is chosen at run time by the loader (GCC function multi-versioning). */
 #include "core/gemm.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { MR = 6, NR = 32, MC = 72, KC = 256, NC = 512, CHUNK = 128 };
 
-/* The packed B panel is owned by the calling thread and reused across calls. */
-static _Thread_local float *packed_b;
+/* The packed B panel is owned by the calling thread, reused across calls and freed when the
+ * thread ends (servers start and end threads per connection). */
+static pthread_key_t packed_b_key;
+static pthread_once_t packed_b_once = PTHREAD_ONCE_INIT;
+
+static void packed_b_key_create(void) {
+    pthread_key_create(&packed_b_key, free);
+}
 
 static float *packed_b_buffer(void) {
-    if (!packed_b) packed_b = aligned_alloc(64, sizeof(float) * KC * NC);
-    return packed_b;
+    pthread_once(&packed_b_once, packed_b_key_create);
+    float *p = pthread_getspecific(packed_b_key);
+    if (!p && (p = aligned_alloc(64, sizeof(float) * KC * NC)))
+        pthread_setspecific(packed_b_key, p);
+    return p;
 }
 
 static inline float element(const float *X, size_t ld, int trans, size_t r, size_t c) {
