@@ -2,9 +2,12 @@
  * 1/16 and ResNet-50 at width 1/32, each head): the outputs and every gradient of a training
  * forward and backward, the running statistics and counters, the inference path (BatchNorm
  * folded, fused post-ops) before and after training steps, batches of several sizes, and
- * the inference path again after RMSprop steps. fp32 tolerance: relative 1e-4 on outputs, and on
+ * the inference path again after RMSprop steps, and no allocation in training steps and
+ * inference once the plans exist. fp32 tolerance: relative 1e-4 on outputs, and on
  * gradients per tensor max |dnnl - ref| <= 1e-4 * max |ref| where the network's conditioning
  * allows it (see test_network). bf16 is refused with a clear error on this build. */
+#include <malloc.h>
+
 #include "core/rng.h"
 #include "nn/resnet.h"
 #include "test.h"
@@ -162,6 +165,37 @@ static void test_network(resnet_arch arch, head_kind head, float width, int inpu
     free(x2);
 }
 
+/* After the plans exist, training steps and inference allocate nothing. */
+static void test_no_allocation(void) {
+    const backend *dnnl;
+    CHECK_OK(backend_dnnl(&dnnl, PRECISION_FP32));
+    model_config c = model_default_config();
+    c.arch = RESNET18;
+    c.width = 0.25f;
+    c.input = 64;
+    model *m = make(&c, dnnl, 2);
+    optimizer *opt = NULL;
+    optim_config oc = optim_default_config(OPTIM_RMSPROP);
+    CHECK_OK(optimizer_create(&opt, &oc, m->n_params));
+    float *x = calloc((size_t)2 * 3 * 64 * 64, sizeof(float)), age[2] = {30.0f, 40.0f};
+    for (int i = 0; i < 2;
+         i++) { /* the second step still makes a few hundred bytes of lazy state */
+        CHECK_OK(model_train_step(m, opt, x, age, 2, 1e-4f, NULL));
+        CHECK_OK(model_forward(m, x, 2, 0));
+    }
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(model_train_step(m, opt, x, age, 2, 1e-4f, NULL));
+        CHECK_OK(model_forward(m, x, 2, 0));
+    }
+    struct mallinfo2 after = mallinfo2();
+    CHECK_INT_EQ(after.uordblks, before.uordblks);
+    CHECK_INT_EQ(after.hblkhd, before.hblkhd);
+    free(x);
+    optimizer_free(opt);
+    model_free(m);
+}
+
 static void test_select(void) {
     const backend *be;
     CHECK_OK(backend_select("ref", "fp32", &be));
@@ -177,6 +211,7 @@ static void test_select(void) {
 
 int main(void) {
     test_select();
+    test_no_allocation();
     for (int h = 0; h < 3; h++) {
         test_network(RESNET18, (head_kind)h, 1.0f / 16, 64);
         test_network(RESNET50, (head_kind)h, 1.0f / 16, 96);
