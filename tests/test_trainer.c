@@ -104,20 +104,25 @@ int main(void) {
     free(da);
     free(db);
 
-    /* the log: three epochs, and the loss went down */
-    snprintf(pa, sizeof pa, "%s/log.jsonl", a);
-    FILE *fp = fopen(pa, "r");
-    char line[512];
-    double first = 0, last = 0;
-    int lines = 0;
-    while (fp && fgets(line, sizeof line, fp)) {
-        const char *at = strstr(line, "\"train_loss\":");
-        double v = at ? atof(at + 13) : 0;
-        if (lines++ == 0) first = v;
-        last = v;
+    /* the logs: three epochs, the loss went down, and the resumed run logged the same losses
+     * (the interrupted epoch's running loss was saved with the state) */
+    double loss[2][3] = {{0}};
+    int lines[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        snprintf(pa, sizeof pa, "%s/log.jsonl", k ? b : a);
+        FILE *fp = fopen(pa, "r");
+        char line[512];
+        while (fp && fgets(line, sizeof line, fp)) {
+            const char *at = strstr(line, "\"train_loss\":");
+            if (lines[k] < 3) loss[k][lines[k]] = at ? atof(at + 13) : 0;
+            lines[k]++;
+        }
+        if (fp) fclose(fp);
     }
-    if (fp) fclose(fp);
-    CHECK_INT_EQ(lines, 3);
+    CHECK_INT_EQ(lines[0], 3);
+    CHECK_INT_EQ(lines[1], 3);
+    for (int e = 0; e < 3; e++) CHECK(loss[0][e] == loss[1][e]);
+    double first = loss[0][0], last = loss[0][2];
     CHECK(last < first);
     printf("train loss %.2f -> %.2f over 3 epochs; resumed run bit-identical\n", first, last);
     snprintf(pa, sizeof pa, "%s/config.json", a);

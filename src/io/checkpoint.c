@@ -54,27 +54,31 @@ relage_status checkpoint_save(const model *m, const char *path) {
     return st;
 }
 
-relage_status checkpoint_save_state(const model *m, const optimizer *opt, int epoch,
-                                    uint64_t next_sample, const char *path) {
+relage_status checkpoint_save_state(const model *m, const optimizer *opt, const train_position *pos,
+                                    const char *path) {
     safetensors_writer *w = safetensors_writer_new();
     if (!w) return relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
     relage_status st = add_model(w, m);
     int64_t shape[1] = {(int64_t)(2 * opt->n)};
-    char text[3][32];
-    snprintf(text[0], sizeof text[0], "%d", epoch);
-    snprintf(text[1], sizeof text[1], "%llu", (unsigned long long)next_sample);
+    static const char *const KEYS[6] = {"train_epoch",    "train_next_sample",  "optimizer_step",
+                                        "train_loss_sum", "train_loss_batches", "train_seconds"};
+    char text[6][40];
+    snprintf(text[0], sizeof text[0], "%d", pos->epoch);
+    snprintf(text[1], sizeof text[1], "%llu", (unsigned long long)pos->next_sample);
     snprintf(text[2], sizeof text[2], "%ld", opt->step);
+    snprintf(text[3], sizeof text[3], "%.17g", pos->loss_sum); /* round-trips exactly */
+    snprintf(text[4], sizeof text[4], "%llu", (unsigned long long)pos->loss_batches);
+    snprintf(text[5], sizeof text[5], "%.17g", pos->seconds);
     if (st == RELAGE_OK)
         st = safetensors_writer_add(w, "optimizer.state", SAFETENSORS_F32, 1, shape, opt->state);
-    if (st == RELAGE_OK) st = safetensors_writer_set_metadata(w, "train_epoch", text[0]);
-    if (st == RELAGE_OK) st = safetensors_writer_set_metadata(w, "train_next_sample", text[1]);
-    if (st == RELAGE_OK) st = safetensors_writer_set_metadata(w, "optimizer_step", text[2]);
+    for (int i = 0; i < 6 && st == RELAGE_OK; i++)
+        st = safetensors_writer_set_metadata(w, KEYS[i], text[i]);
     if (st == RELAGE_OK) st = safetensors_writer_save(w, path);
     safetensors_writer_free(w);
     return st;
 }
 
-relage_status checkpoint_load_state(model *m, optimizer *opt, int *epoch, uint64_t *next_sample,
+relage_status checkpoint_load_state(model *m, optimizer *opt, train_position *pos,
                                     const char *path) {
     safetensors_file *f = NULL;
     relage_status st = safetensors_open(&f, path);
@@ -82,6 +86,9 @@ relage_status checkpoint_load_state(model *m, optimizer *opt, int *epoch, uint64
     const char *e = safetensors_metadata(f, "train_epoch");
     const char *n = safetensors_metadata(f, "train_next_sample");
     const char *s = safetensors_metadata(f, "optimizer_step");
+    const char *ls = safetensors_metadata(f, "train_loss_sum");
+    const char *lb = safetensors_metadata(f, "train_loss_batches");
+    const char *sec = safetensors_metadata(f, "train_seconds");
     int64_t shape[1] = {(int64_t)(2 * opt->n)};
     if (!e || !n || !s) {
         st = relage_fail(RELAGE_ERR_FORMAT, "%s: not a training state", path);
@@ -96,8 +103,11 @@ relage_status checkpoint_load_state(model *m, optimizer *opt, int *epoch, uint64
         relage_fail_context(st, "%s", path);
         goto cleanup;
     }
-    *epoch = atoi(e);
-    *next_sample = strtoull(n, NULL, 10);
+    pos->epoch = atoi(e);
+    pos->next_sample = strtoull(n, NULL, 10);
+    pos->loss_sum = ls ? strtod(ls, NULL) : 0.0;
+    pos->loss_batches = lb ? strtoull(lb, NULL, 10) : 0;
+    pos->seconds = sec ? strtod(sec, NULL) : 0.0;
     opt->step = atol(s);
 cleanup:
     safetensors_close(f);

@@ -26,13 +26,26 @@ typedef struct checkpoint_report {
  * the metadata, atomically: on failure an existing file at path is left unchanged. */
 relage_status checkpoint_save(const model *m, const char *path);
 
-/* A training state: the checkpoint plus the optimiser's state and step and the position in
- * training (the next epoch and the next sample in it). Written atomically. */
-relage_status checkpoint_save_state(const model *m, const optimizer *opt, int epoch,
-                                    uint64_t next_sample, const char *path);
-/* Loads a state written by checkpoint_save_state into m and opt (built with the same
- * configuration); RELAGE_ERR_MISMATCH if they differ. */
-relage_status checkpoint_load_state(model *m, optimizer *opt, int *epoch, uint64_t *next_sample,
+/* Where a training run stands: the epoch to run next (0-based), its first sample not yet
+ * trained on, and the running loss and time of that epoch's batches already done, so that a
+ * resumed epoch logs the same loss as an uninterrupted one. */
+typedef struct train_position {
+    int epoch;
+    uint64_t next_sample;
+    double loss_sum;
+    uint64_t loss_batches;
+    double seconds;
+} train_position;
+
+/* A training state: the checkpoint plus the optimiser's state and step and the position.
+ * Written atomically. */
+relage_status checkpoint_save_state(const model *m, const optimizer *opt, const train_position *pos,
+                                    const char *path);
+
+/* Loads a state written by checkpoint_save_state into m, opt and pos (m and opt built with the
+ * same configuration); RELAGE_ERR_MISMATCH if they differ. States written before the running
+ * loss was recorded load with a zero running loss. */
+relage_status checkpoint_load_state(model *m, optimizer *opt, train_position *pos,
                                     const char *path);
 
 /* Reads the metadata of a relage checkpoint into a model configuration (which

@@ -156,12 +156,9 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
                          cfg->train_cache, train.n, cfg->batch);
         goto cleanup;
     }
-    int first_epoch = 0;
-    uint64_t next_sample = 0;
+    train_position pos = {0};
     if (cfg->resume) {
-        if ((st = checkpoint_load_state(m, opt, &first_epoch, &next_sample, state_path)) !=
-            RELAGE_OK)
-            goto cleanup;
+        if ((st = checkpoint_load_state(m, opt, &pos, state_path)) != RELAGE_OK) goto cleanup;
     } else {
         if (cfg->init && (st = checkpoint_load(m, cfg->init, 0, NULL)) != RELAGE_OK) goto cleanup;
         if ((st = write_config(cfg, cfg->out_dir)) != RELAGE_OK) goto cleanup;
@@ -179,15 +176,17 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
     /* Each epoch covers the largest whole number of batches (the remainder is dropped, as the
      * reference does). */
     size_t batches = train.n / (size_t)cfg->batch;
-    for (int epoch = first_epoch; epoch < cfg->epochs; epoch++) {
+    for (int epoch = pos.epoch; epoch < cfg->epochs; epoch++) {
         float lr = lr_at_epoch(&cfg->schedule, cfg->optim.lr, epoch);
         loader_shuffle(&train, epoch);
-        double t0 = seconds_now(), loss_sum = 0;
-        size_t loss_n = 0;
-        for (size_t b = (size_t)(next_sample / (uint64_t)cfg->batch); b < batches; b++) {
+        /* a resumed epoch continues its running loss and time */
+        double t0 = seconds_now() - pos.seconds, loss_sum = pos.loss_sum;
+        size_t loss_n = (size_t)pos.loss_batches;
+        for (size_t b = (size_t)(pos.next_sample / (uint64_t)cfg->batch); b < batches; b++) {
             if (*stop) {
-                st = checkpoint_save_state(m, opt, epoch, (uint64_t)(b * (size_t)cfg->batch),
-                                           state_path);
+                train_position here = {epoch, (uint64_t)(b * (size_t)cfg->batch), loss_sum,
+                                       (uint64_t)loss_n, seconds_now() - t0};
+                st = checkpoint_save_state(m, opt, &here, state_path);
                 *stopped = 1;
                 goto cleanup;
             }
@@ -216,17 +215,12 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
                 cb->progress(&p, cb->user);
             }
         }
-        next_sample = 0;
+        pos = (train_position){0};
         double seconds = seconds_now() - t0;
-        epoch_result r = {epoch + 1,
-                          lr,
-                          loss_n ? loss_sum / (double)loss_n : (double)NAN,
-                          NAN,
-                          NAN,
-                          NAN,
-                          NAN,
-                          seconds,
-                          seconds > 0 ? (double)(loss_n * (size_t)cfg->batch) / seconds : 0};
+        epoch_result r = {
+            epoch + 1, lr,      loss_n ? loss_sum / (double)loss_n : (double)NAN,
+            NAN,       NAN,     NAN,
+            NAN,       seconds, seconds > 0 ? (double)(loss_n * (size_t)cfg->batch) / seconds : 0};
         if (cfg->val_cache &&
             (st = validate(m, &val, cfg->batch, images, &r.val_mae, &r.val_eps)) != RELAGE_OK)
             goto cleanup;
@@ -235,7 +229,8 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             goto cleanup;
         if ((st = append_log(cfg->out_dir, &r)) != RELAGE_OK ||
             (st = checkpoint_save(m, model_path)) != RELAGE_OK ||
-            (st = checkpoint_save_state(m, opt, epoch + 1, 0, state_path)) != RELAGE_OK)
+            (st = checkpoint_save_state(m, opt, &(train_position){epoch + 1, 0, 0, 0, 0},
+                                        state_path)) != RELAGE_OK)
             goto cleanup;
         if (cb && cb->epoch) cb->epoch(&r, cb->user);
     }
