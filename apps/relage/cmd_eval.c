@@ -148,15 +148,12 @@ static void on_progress(size_t done, size_t total, void *user) {
 /* Runs the model file on the cache: labels from the cache, predictions from the model. */
 static int predict_cache(const char *model_path, const char *cache_path, int flip, long batch,
                          label_set *labels, prediction_set *preds) {
-    model_config cfg;
     model *m = NULL;
     const backend *be = NULL;
     relage_status st;
-    if ((st = checkpoint_read_config(model_path, &cfg)) == RELAGE_OK &&
-        (st = backend_select("dnnl", "fp32", &be)) == RELAGE_OK &&
-        (st = model_create(&m, &cfg, be)) == RELAGE_OK &&
-        (st = checkpoint_load(m, model_path, 1, NULL)) == RELAGE_OK &&
-        (st = model_reserve(m, (int)batch * (flip ? 2 : 1))) == RELAGE_OK) {
+    if ((st = backend_select("dnnl", "fp32", &be)) == RELAGE_OK &&
+        (st = checkpoint_open_model(&m, model_path, be, (int)batch * (flip ? 2 : 1))) ==
+            RELAGE_OK) {
         face_cache *c = NULL;
         if ((st = face_cache_open(&c, cache_path)) == RELAGE_OK) {
             const face_cache_info *info = face_cache_info_of(c);

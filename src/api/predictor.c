@@ -96,20 +96,17 @@ relage_status relage_predictor_create(relage_predictor **out, const char *model_
                            "predictor: max_faces must be in 1..1024 and threads >= 0");
     }
     if (p->opt.threads > 0) omp_set_num_threads(p->opt.threads);
-    model_config cfg;
     const backend *be = NULL;
     char trained[32], warning[300];
     int capacity = p->opt.max_faces * (p->opt.flip ? 2 : 1);
     relage_status st;
-    if ((st = checkpoint_read_config(model_path, &cfg)) != RELAGE_OK ||
-        (st = backend_select("dnnl", "fp32", &be)) != RELAGE_OK ||
-        (st = model_create(&p->m, &cfg, be)) != RELAGE_OK ||
-        (st = checkpoint_load(p->m, model_path, 1, NULL)) != RELAGE_OK ||
-        (st = model_reserve(p->m, capacity)) != RELAGE_OK ||
-        (st = parse_crop(p->m->crop, cfg.input, trained, sizeof trained, &p->policy, &p->size)) !=
-            RELAGE_OK ||
+    if ((st = backend_select("dnnl", "fp32", &be)) != RELAGE_OK ||
+        (st = checkpoint_open_model(&p->m, model_path, be, capacity)) != RELAGE_OK ||
+        (st = parse_crop(p->m->crop, p->m->config.input, trained, sizeof trained, &p->policy,
+                         &p->size)) != RELAGE_OK ||
         (st = open_detector(p, trained, warning, sizeof warning)) != RELAGE_OK)
         goto fail;
+    const model_config cfg = p->m->config;
     p->input = malloc((size_t)capacity * 3 * cfg.input * cfg.input * sizeof(float));
     if (!p->input) {
         st = relage_fail(RELAGE_ERR_NOMEM, "predictor: out of memory");

@@ -258,3 +258,20 @@ relage_status checkpoint_load(model *m, const char *path, int strict, checkpoint
     safetensors_close(f);
     return st;
 }
+
+relage_status checkpoint_open_model(model **out, const char *path, const backend *be,
+                                    int capacity) {
+    *out = NULL;
+    model_config cfg;
+    model *m = NULL;
+    relage_status st = checkpoint_read_config(path, &cfg);
+    cfg.no_init = 1;
+    if (st == RELAGE_OK && (st = model_create(&m, &cfg, be)) == RELAGE_OK &&
+        (st = checkpoint_load(m, path, 1, NULL)) == RELAGE_OK &&
+        (st = model_reserve(m, capacity)) == RELAGE_OK) {
+        *out = m;
+        return RELAGE_OK;
+    }
+    model_free(m);
+    return st;
+}

@@ -52,6 +52,11 @@ relage_status checkpoint_load_state(model *m, optimizer *opt, train_position *po
  * model_create then builds). RELAGE_ERR_FORMAT if the file is not a relage checkpoint. */
 relage_status checkpoint_read_config(const char *path, model_config *config);
 
+/* A model ready for inference from a relage checkpoint: its configuration from the metadata,
+ * built on backend be without random initialisation, every tensor loaded (strict), room for
+ * capacity images. On failure *out is NULL and the error names the file. */
+relage_status checkpoint_open_model(model **out, const char *path, const backend *be, int capacity);
+
 /* Loads the tensors of file whose names are prefix + the model's names. A tensor of the wrong
  * shape or dtype is always an error naming it (RELAGE_ERR_MISMATCH), and the model is then
  * left unchanged. With strict, any missing or unexpected tensor is an error too; without,

@@ -266,7 +266,7 @@ relage_status model_create(model **out, const model_config *config, const backen
             relage_fail(RELAGE_ERR_NOMEM, "model: out of memory for %zu parameters", m->n_params);
         goto fail;
     }
-    initialise(m);
+    if (!config->no_init) initialise(m);
     *out = m;
     return RELAGE_OK;
 fail:
