@@ -34,6 +34,7 @@ static void eval_usage(FILE *out) {
             "  --hist PNG          draw the labels' age histogram (then --predictions is\n"
             "                      optional)\n"
             "  --scatter PNG       draw predicted against true (mean apparent) age\n"
+            "  --error-by-age PNG  draw the MAE by true age (5-year bins)\n"
             "  --grid PNG          draw the 8 best and 8 worst predictions (needs --images)\n"
             "  --images DIR        where the labelled images are (names relative to it)\n"
             "\n"
@@ -53,8 +54,10 @@ static int draw_histogram(const label_set *labels, const char *label_path, const
     return st == RELAGE_OK;
 }
 
-/* Pairs each labelled image with its prediction (by name, as eval_predictions matches). */
-static int draw_scatter(const label_set *labels, const prediction_set *preds, const char *png) {
+/* Pairs each labelled image with its prediction (by name, as eval_predictions matches) and
+ * draws predicted against true age (scatter) or the error by age. */
+static int draw_scatter(const label_set *labels, const prediction_set *preds, const char *png,
+                        int error_by_age) {
     double *truth = malloc((labels->n + 1) * sizeof *truth);
     double *pred = malloc((labels->n + 1) * sizeof *pred);
     size_t n = 0;
@@ -71,9 +74,10 @@ static int draw_scatter(const label_set *labels, const prediction_set *preds, co
             }
         }
     }
-    relage_status st = truth && pred
-                           ? figure_scatter(png, "Predicted against apparent age", truth, pred, n)
-                           : RELAGE_ERR_NOMEM;
+    relage_status st = RELAGE_ERR_NOMEM;
+    if (truth && pred)
+        st = error_by_age ? figure_error_by_age(png, "Error by age", truth, pred, n)
+                          : figure_scatter(png, "Predicted against apparent age", truth, pred, n);
     free(truth);
     free(pred);
     if (st != RELAGE_OK) fprintf(stderr, "relage eval: %s: %s\n", png, relage_last_error());
@@ -201,7 +205,7 @@ static int write_predictions(const prediction_set *preds, const char *path, cons
 int cmd_eval(int argc, char **argv) {
     const char *pred_path = NULL, *label_path = NULL, *hist_path = NULL, *scatter_path = NULL;
     const char *grid_path = NULL, *image_dir = NULL, *model_path = NULL, *cache_path = NULL;
-    const char *out_path = NULL, *format = "csv";
+    const char *out_path = NULL, *format = "csv", *error_path = NULL;
     int json = 0, challenge = 0, flip = 0;
     long batch = 32;
     for (int i = 1; i < argc; i++) {
@@ -238,6 +242,8 @@ int cmd_eval(int argc, char **argv) {
             hist_path = argv[++i];
         } else if (strcmp(a, "--scatter") == 0 && i + 1 < argc) {
             scatter_path = argv[++i];
+        } else if (strcmp(a, "--error-by-age") == 0 && i + 1 < argc) {
+            error_path = argv[++i];
         } else if (strcmp(a, "--grid") == 0 && i + 1 < argc) {
             grid_path = argv[++i];
         } else if (strcmp(a, "--images") == 0 && i + 1 < argc) {
@@ -330,7 +336,8 @@ int cmd_eval(int argc, char **argv) {
                        e->n, e->mae, e->eps);
         }
     }
-    int ok = !scatter_path || draw_scatter(&labels, &preds, scatter_path);
+    int ok = !scatter_path || draw_scatter(&labels, &preds, scatter_path, 0);
+    ok = (!error_path || draw_scatter(&labels, &preds, error_path, 1)) && ok;
     if (grid_path && !image_dir) {
         fprintf(stderr, "relage eval: --grid needs --images DIR\n");
         ok = 0;

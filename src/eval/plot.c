@@ -140,6 +140,43 @@ relage_status figure_age_histogram(const char *path, const char *title, const do
     return chart_save(&c, path);
 }
 
+relage_status figure_error_by_age(const char *path, const char *title, const double *truth,
+                                  const double *predicted, size_t n) {
+    enum { BINS = 20 };
+    double sum[BINS] = {0}, mae[BINS] = {0}, total = 0, top = 1;
+    size_t count[BINS] = {0}, most = 1;
+    for (size_t i = 0; i < n; i++) {
+        int b = truth[i] < 0 ? 0 : truth[i] >= 100 ? BINS - 1 : (int)(truth[i] / 5);
+        double e = fabs(predicted[i] - truth[i]);
+        sum[b] += e;
+        total += e;
+        if (++count[b] > most) most = count[b];
+    }
+    for (int b = 0; b < BINS; b++) {
+        mae[b] = count[b] ? sum[b] / (double)count[b] : 0;
+        if (mae[b] > top) top = mae[b];
+    }
+    chart c;
+    relage_status st = chart_begin(&c, 1000, 560, 0, 100, 0, top * 1.12, title,
+                                   "true age (5-year bins)", "mean absolute error (years)");
+    if (st != RELAGE_OK) return st;
+    double xs[BINS], ys[BINS];
+    size_t m = 0;
+    for (int b = 0; b < BINS; b++) {
+        if (count[b]) chart_bar(&c, 5.0 * b + 0.4, 5.0 * b + 4.6, mae[b], chart_colour(0));
+        xs[m] = 5.0 * b + 2.5;
+        ys[m++] = top * (double)count[b] / (double)most;
+    }
+    chart_line(&c, xs, ys, m, chart_colour(1), 2);
+    char label[96];
+    snprintf(label, sizeof label, "MAE by bin (overall %.2f over %zu images)",
+             n ? total / (double)n : 0.0, n);
+    chart_legend(&c, label, chart_colour(0));
+    snprintf(label, sizeof label, "images per bin (largest: %zu)", most);
+    chart_legend(&c, label, chart_colour(1));
+    return chart_save(&c, path);
+}
+
 relage_status figure_kde(const char *path, const char *title, const char *metric,
                          const char *const *names, const double *const *values,
                          const size_t *counts, size_t n_models) {

@@ -49,6 +49,11 @@ relage_status figure_kde(const char *path, const char *title, const char *metric
 relage_status figure_scatter(const char *path, const char *title, const double *truth,
                              const double *predicted, size_t n);
 
+/* Error by age: mean absolute error (bars) in 5-year bins of the true age, with each bin's
+ * count as a line on the same axis scaled to the tallest bar, and the overall MAE. */
+relage_status figure_error_by_age(const char *path, const char *title, const double *truth,
+                                  const double *predicted, size_t n);
+
 /* Figures 4 and 5: images as a grid of square tiles (each resized to fit tile x tile, centred)
  * with a caption of up to two lines under each. An image that cannot be read leaves its tile
  * grey with its error as caption. */
