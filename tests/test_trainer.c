@@ -64,7 +64,7 @@ static size_t file_bytes(const char *path, unsigned char **data) {
     fseek(fp, 0, SEEK_END);
     long n = ftell(fp);
     rewind(fp);
-    *data = malloc((size_t)n);
+    *data = calloc((size_t)n + 1, 1); /* NUL-terminated for text */
     size_t got = fread(*data, 1, (size_t)n, fp);
     fclose(fp);
     return got;
@@ -127,6 +127,19 @@ int main(void) {
     printf("train loss %.2f -> %.2f over 3 epochs; resumed run bit-identical\n", first, last);
     snprintf(pa, sizeof pa, "%s/config.json", a);
     CHECK(access(pa, R_OK) == 0);
+    /* the finished run's summary */
+    snprintf(pa, sizeof pa, "%s/summary.json", a);
+    unsigned char *summary = NULL;
+    size_t ns = file_bytes(pa, &summary);
+    CHECK(ns > 0);
+    if (summary) {
+        const char *text = (const char *)summary;
+        CHECK(strstr(text, "\"epochs\":3,") != NULL);
+        CHECK(strstr(text, "\"arch\":\"resnet18\"") != NULL);
+        CHECK(strstr(text, "\"recipe\":\"rmsprop lr ") != NULL);
+        CHECK(strstr(text, "\"wall_s\":") != NULL && strstr(text, "\"val_mae\":") != NULL);
+    }
+    free(summary);
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

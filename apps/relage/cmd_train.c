@@ -27,6 +27,7 @@ static void train_usage(FILE *out) {
             "  --train CACHE       face cache from relage prepare (training images)\n"
             "  --val CACHE         validation cache: MAE and epsilon after each epoch\n"
             "  --test CACHE        test cache, evaluated and logged after each epoch too\n"
+            "  --protocol NAME     recorded in DIR/summary.json, e.g. utk128\n"
             "  --out DIR           run folder: config.json, log.jsonl, model and state files\n"
             "  --arch NAME         resnet18, resnet34, resnet50 (default resnet50)\n"
             "  --head NAME         base, rn, rng (default base); --rn-literal; --hidden N\n"
@@ -113,6 +114,8 @@ int cmd_train(int argc, char **argv) {
                 c.val_cache = v;
             else if (strcmp(a, "--test") == 0)
                 c.test_cache = v;
+            else if (strcmp(a, "--protocol") == 0)
+                c.protocol = v;
             else if (strcmp(a, "--out") == 0)
                 c.out_dir = v;
             else if (strcmp(a, "--init") == 0)
@@ -193,6 +196,17 @@ int cmd_train(int argc, char **argv) {
     }
     if (wd_set) c.optim.weight_decay = wd;
     c.schedule.total_epochs = c.epochs;
+    /* the command as typed, for summary.json */
+    char command[4096];
+    size_t used = 0;
+    command[0] = '\0';
+    for (int i = 0; i < argc && used + 2 < sizeof command; i++) {
+        int n =
+            snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "relage ", argv[i]);
+        if (n < 0) break;
+        used += (size_t)n < sizeof command - used ? (size_t)n : sizeof command - used - 1;
+    }
+    c.command = command;
     omp_set_num_threads((int)threads);
     progress_state ps = {quiet, 0};
     train_callbacks cb = {on_progress, on_epoch, &ps};

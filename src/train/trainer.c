@@ -15,6 +15,7 @@
 #include "data/loader.h"
 #include "eval/metrics.h"
 #include "io/checkpoint.h"
+#include "train/summary.h"
 
 train_config train_default_config(void) {
     train_config c;
@@ -234,6 +235,7 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             goto cleanup;
         if (cb && cb->epoch) cb->epoch(&r, cb->user);
     }
+    st = train_write_summary(cfg);
 cleanup:
     free(images);
     free(ages);

@@ -23,9 +23,10 @@ typedef struct train_config {
     uint64_t seed; /* data order and augmentation */
     const char *train_cache, *val_cache, *out_dir;
     const char *test_cache; /* evaluated after each epoch and logged (test_mae), or NULL */
-    const char *init; /* a checkpoint (relage's or torchvision's) to start from, or NULL */
-    int resume;       /* continue out_dir/state.safetensors */
+    const char *init;       /* a checkpoint (relage's or torchvision's) to start from, or NULL */
+    int resume;             /* continue out_dir/state.safetensors */
     const char *backend, *precision; /* backend_select's names: "dnnl", "fp32" by default */
+    const char *protocol, *command;  /* recorded in summary.json (may be NULL) */
 } train_config;
 
 /* The paper's recipe: ResNet-50, base head, input 224, RMSprop lr 1e-4 (alpha 0.99, eps

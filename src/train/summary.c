@@ -1,0 +1,89 @@
+/* Run summaries (summary.h). */
+#include "train/summary.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/file.h"
+#include "core/json_write.h"
+#include "core/status.h"
+
+void train_recipe_text(const train_config *c, char *text, size_t size) {
+    const char *opt = c->optim.kind == OPTIM_RMSPROP ? "rmsprop" : "adamw";
+    char sched[96];
+    if (c->schedule.kind == LR_STEP) {
+        int n = snprintf(sched, sizeof sched, "step x%g at", (double)c->schedule.gamma);
+        for (int i = 0; i < c->schedule.n_milestones && n < (int)sizeof sched - 8; i++)
+            n += snprintf(sched + n, sizeof sched - (size_t)n, "%s%d", i ? "," : " ",
+                          c->schedule.milestones[i]);
+    } else {
+        snprintf(sched, sizeof sched, "%s", c->schedule.kind == LR_COSINE ? "cosine" : "constant");
+    }
+    snprintf(text, size, "%s lr %g wd %g, %s, %d epochs, batch %d, crop %d", opt,
+             (double)c->optim.lr, (double)c->optim.weight_decay, sched, c->epochs, c->batch,
+             c->model.input);
+}
+
+static double number(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+}
+
+relage_status train_write_summary(const train_config *c) {
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/log.jsonl", c->out_dir);
+    char *log = NULL;
+    size_t size = 0;
+    relage_status st = file_read_all(path, (size_t)64 << 20, &log, &size);
+    if (st != RELAGE_OK) return st;
+    double wall = 0, images = 0, best = INFINITY;
+    int best_epoch = 0, epochs = 0;
+    double last[4] = {NAN, NAN, NAN, NAN};
+    static const char *const KEYS[4] = {"val_mae", "val_eps", "test_mae", "test_eps"};
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        if (!o) continue;
+        double s = number(o, "seconds"), r = number(o, "img_per_s"), v = number(o, "val_mae");
+        if (isfinite(s)) wall += s;
+        if (isfinite(s) && isfinite(r)) images += s * r;
+        if (isfinite(v) && v < best) best = v, best_epoch = (int)number(o, "epoch");
+        for (int k = 0; k < 4; k++) last[k] = number(o, KEYS[k]);
+        epochs++;
+        cJSON_Delete(o);
+    }
+    free(log);
+    snprintf(path, sizeof path, "%s/summary.json", c->out_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return relage_fail(RELAGE_ERR_IO, "%s: %s", tmp, strerror(errno));
+    char recipe[256];
+    train_recipe_text(c, recipe, sizeof recipe);
+    fprintf(f, "{\"protocol\":");
+    json_write_string(f, c->protocol ? c->protocol : "");
+    fprintf(f,
+            ",\"arch\":\"%s\",\"head\":\"%s\",\"width\":%g,\"input\":%d,\"seed\":%llu,"
+            "\"model_seed\":%llu,\"recipe\":",
+            resnet_arch_name(c->model.arch), head_kind_name(c->model.head), (double)c->model.width,
+            c->model.input, (unsigned long long)c->seed, (unsigned long long)c->model.seed);
+    json_write_string(f, recipe);
+    fprintf(f, ",\"epochs\":%d", epochs);
+    for (int k = 0; k < 4; k++) {
+        fprintf(f, ",\"%s\":", KEYS[k]);
+        json_write_number(f, last[k], 4);
+    }
+    fprintf(f, ",\"best_val_mae\":");
+    json_write_number(f, isfinite(best) ? best : (double)NAN, 4);
+    fprintf(f, ",\"best_val_epoch\":%d,\"wall_s\":%.1f,\"train_img_per_s\":", best_epoch, wall);
+    json_write_number(f, wall > 0 ? images / wall : (double)NAN, 2);
+    fprintf(f, ",\"backend\":\"%s\",\"precision\":\"%s\",\"relage_version\":\"%s\",\"command\":",
+            c->backend, c->precision, RELAGE_VERSION);
+    json_write_string(f, c->command ? c->command : "");
+    fprintf(f, "}\n");
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+    return RELAGE_OK;
+}
