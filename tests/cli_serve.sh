@@ -1,13 +1,14 @@
 #!/bin/bash
 # relage serve's API end to end on loopback, with a random model (relage bench --save) and the
 # cascade detector: health, model description, the page, a good PNG (raw body and multipart),
-# then bad bodies: wrong content type (415), truncated PNG, zero bytes, random bytes (400),
+# then bad bodies: wrong content type (415), truncated PNG and JPEG, zero bytes, random bytes (400),
 # 200 MB (413), unknown path (404), wrong method (405); overload gives 503 with one predictor
 # and a queue of one; random requests (tests/serve_fuzz.py); the server is still healthy at the
 # end and stops cleanly on SIGTERM (under ASan in CI: no leak either).
 set -euo pipefail
 relage=$1
 examples=$2
+fixtures=$3 # tests/fixtures/images (truncated.jpg)
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"; }
@@ -57,6 +58,8 @@ head -c 100000 /dev/urandom > "$dir/random.bin"
 expect 415 "$url/v1/predict" -H "Content-Type: text/plain" --data-binary "@$png"
 expect 400 "$url/v1/predict" -H "Content-Type: image/png" --data-binary "@$dir/truncated.png"
 grep -q "truncated" "$dir/body" || fail "truncated: $(cat "$dir/body")"
+expect 400 "$url/v1/predict" -H "Content-Type: image/jpeg" --data-binary "@$fixtures/truncated.jpg"
+grep -q '"error"' "$dir/body" || fail "truncated JPEG: $(cat "$dir/body")"
 expect 400 "$url/v1/predict" -H "Content-Type: image/jpeg" --data-binary "@$dir/empty"
 expect 400 "$url/v1/predict" -H "Content-Type: application/octet-stream" \
     --data-binary "@$dir/random.bin"
