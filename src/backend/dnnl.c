@@ -59,9 +59,10 @@ typedef struct unit_plan {
     dnnl_primitive_desc_t conv_pd, bwd_data_pd, bwd_w_pd, bn_pd, bn_bwd_pd;
     dnnl_memory_t src; /* the unit's input activation */
     dnnl_memory_t w_fwd, w_bwd, dw, conv_out, bn_out, ws, mean, var, dscale, dshift;
-    dnnl_memory_t bias;     /* inference: over fold_b */
-    float *fold_w, *fold_b; /* inference: folded weights (OIHW) and bias */
-    size_t per_channel;     /* B*OH*OW, for the unbiased variance */
+    dnnl_memory_t bias;            /* inference: over fold_b */
+    dnnl_memory_t bw_src, bw_ddst; /* plain copies for a plain-layout backward weights, or NULL */
+    float *fold_w, *fold_b;        /* inference: folded weights (OIHW) and bias */
+    size_t per_channel;            /* B*OH*OW, for the unbiased variance */
 } unit_plan;
 
 typedef struct plan {
@@ -242,8 +243,65 @@ static void conv_dims(const conv_bn *u, int B, dnnl_dims_t src, dnnl_dims_t wei,
  * The output layout is oneDNN's choice unless want_dst is given: the two branches of a residual
  * add must agree, which oneDNN's choices do by themselves only for channel counts that are
  * multiples of the vector width. */
+static int impl_is_ref(dnnl_primitive_desc_t pd) {
+    const char *impl = NULL;
+    return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+           impl && strncmp(impl, "ref", 3) == 0;
+}
+
+/* oneDNN 2.6 has no AVX2 kernel for backward weights on some tiny maps (3x3 on 2x2, as a 64 px
+ * input leaves ResNet's last stage) and falls back to its reference code, ~1 s per call. Its GEMM
+ * kernels take plain NCHW: when they do, the unit's backward weights reads plain copies of its
+ * input and output gradient instead (two reorders). */
+static void plain_backward_weights(plan *p, unit_plan *up, const dnnl_dims_t sd,
+                                   const dnnl_memory_desc_t *wmd, const dnnl_dims_t dd,
+                                   const dnnl_dims_t strides, const dnnl_dims_t pad) {
+    dnnl_memory_desc_t ps, pdst;
+    plain_md(p, &ps, 4, sd, dnnl_nchw);
+    plain_md(p, &pdst, 4, dd, dnnl_nchw);
+    dnnl_convolution_desc_t hint_desc, bw_desc;
+    dnnl_primitive_desc_t hint = NULL, bw = NULL;
+    if (p->status != RELAGE_OK ||
+        dnnl_convolution_forward_desc_init(&hint_desc, dnnl_forward_training,
+                                           dnnl_convolution_direct, &ps, wmd, NULL, &pdst, strides,
+                                           pad, pad) != dnnl_success ||
+        dnnl_convolution_backward_weights_desc_init(&bw_desc, dnnl_convolution_direct, &ps, wmd,
+                                                    NULL, &pdst, strides, pad,
+                                                    pad) != dnnl_success ||
+        dnnl_primitive_desc_create(&hint, &hint_desc, NULL, engine, NULL) != dnnl_success ||
+        dnnl_primitive_desc_create(&bw, &bw_desc, NULL, engine, hint) != dnnl_success ||
+        impl_is_ref(bw)) { /* keep what there was */
+        if (bw) dnnl_primitive_desc_destroy(bw);
+        if (hint) dnnl_primitive_desc_destroy(hint);
+        return;
+    }
+    keep_pd(p, hint);
+    keep_pd(p, bw);
+    up->bwd_w_pd = bw;
+    up->bw_src = new_mem(p, &ps, DNNL_MEMORY_ALLOCATE);
+    up->bw_ddst = new_mem(p, &pdst, DNNL_MEMORY_ALLOCATE);
+}
+
+static void build_unit_plan(builder *b, unit_plan *up, const conv_bn *u, dnnl_memory_t src,
+                            int post_relu_sum, const dnnl_memory_desc_t *want_dst);
+
+/* build_unit_plan, with a failure named after the unit's convolution (e.g. "layer3.1.conv2"). */
 static void build_unit(builder *b, unit_plan *up, const conv_bn *u, dnnl_memory_t src,
                        int post_relu_sum, const dnnl_memory_desc_t *want_dst) {
+    build_unit_plan(b, up, u, src, post_relu_sum, want_dst);
+    if (b->p->status == RELAGE_OK) return;
+    for (size_t i = 0; i < b->m->n_tensors; i++) {
+        const model_tensor *t = &b->m->tensors[i];
+        if (t->kind == TENSOR_PARAM && t->offset == u->weight) {
+            relage_fail_context(b->p->status, "%.*s", (int)(strlen(t->name) - strlen(".weight")),
+                                t->name);
+            break;
+        }
+    }
+}
+
+static void build_unit_plan(builder *b, unit_plan *up, const conv_bn *u, dnnl_memory_t src,
+                            int post_relu_sum, const dnnl_memory_desc_t *want_dst) {
     plan *p = b->p;
     model *m = b->m;
     up->u = u;
@@ -316,8 +374,11 @@ static void build_unit(builder *b, unit_plan *up, const conv_bn *u, dnnl_memory_
             up->bwd_data_pd = make_pd(p, &cbd, NULL, up->conv_pd, "conv backward data");
     }
     if (p->status != RELAGE_OK) return;
-    need_same(p, pd_md(up->bwd_w_pd, DNNL_ARG_SRC), src_md, "backward weights (src)");
-    need_same(p, pd_md(up->bwd_w_pd, DNNL_ARG_DIFF_DST), dst_md, "backward weights (diff_dst)");
+    if (impl_is_ref(up->bwd_w_pd)) plain_backward_weights(p, up, sd, &wmd, dd, strides, pad);
+    if (!up->bw_src) {
+        need_same(p, pd_md(up->bwd_w_pd, DNNL_ARG_SRC), src_md, "backward weights (src)");
+        need_same(p, pd_md(up->bwd_w_pd, DNNL_ARG_DIFF_DST), dst_md, "backward weights (diff)");
+    }
     if (up->bwd_data_pd) {
         need_same(p, pd_md(up->bwd_data_pd, DNNL_ARG_DIFF_SRC), src_md, "backward data");
         need_same(p, pd_md(up->bwd_data_pd, DNNL_ARG_DIFF_DST), dst_md, "backward data (dst)");
@@ -405,8 +466,13 @@ static void push_unit_backward(plan *p, model *m, unit_plan *up, dnnl_memory_t d
                               {DNNL_ARG_DIFF_SHIFT, up->dshift},
                               {DNNL_ARG_WORKSPACE, up->ws}};
     push(p, &p->bwd, up->bn_bwd_pd, up->ws ? 10 : 9, bn);
-    dnnl_exec_arg_t bw[3] = {
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, q}, {DNNL_ARG_DIFF_WEIGHTS, up->dw}};
+    if (up->bw_src) { /* the plain-layout backward weights */
+        push_reorder(p, &p->bwd, src, up->bw_src, 0);
+        push_reorder(p, &p->bwd, q, up->bw_ddst, 0);
+    }
+    dnnl_exec_arg_t bw[3] = {{DNNL_ARG_SRC, up->bw_src ? up->bw_src : src},
+                             {DNNL_ARG_DIFF_DST, up->bw_ddst ? up->bw_ddst : q},
+                             {DNNL_ARG_DIFF_WEIGHTS, up->dw}};
     push(p, &p->bwd, up->bwd_w_pd, 3, bw);
     dnnl_dims_t wd = {up->u->conv.OC, up->u->conv.C, up->u->conv.KH, up->u->conv.KW};
     dnnl_memory_desc_t plain_w;
