@@ -19,7 +19,7 @@ static void usage(FILE *out) {
             "  detect    find faces in images (MTCNN, or a cascade fallback)\n"
             "  prepare   detect and crop the faces of a dataset once, into a face cache\n"
             "  train     train a model on a face cache (the paper's recipe by default)\n"
-            "  eval      MAE and epsilon-error of a predictions CSV against labels\n"
+            "  eval      MAE and epsilon-error of predictions, or of a model on a face cache\n"
             "  compare   models over seeds: mean, sd, Shapiro-Wilk, t-tests\n"
             "  explain   the pair heat map of one face (the paper's Figure 8)\n"
             "  bench     time the network's forward pass or training step on random data\n"
