@@ -204,9 +204,14 @@ static relage_status predict_image(relage_predictor *p, const image *img, relage
         memcpy(f->box, regions[k], sizeof f->box);
         f->prob = whole ? NAN : faces[k].prob;
     }
-    if (st != RELAGE_OK ||
-        (st = model_forward(p->m, p->input, (int)(n * (flip + 1)), 0)) != RELAGE_OK)
-        goto done;
+    /* Batches are padded to a power of two (zero images, whose outputs are ignored; inference
+     * treats each image alone) so that images with different numbers of faces share a few
+     * backend plans instead of building one per count. */
+    int used = (int)(n * (size_t)(flip + 1)), batch = 1;
+    while (batch < used) batch *= 2;
+    if (batch > p->m->capacity) batch = used;
+    memset(p->input + (size_t)used * per, 0, (size_t)(batch - used) * per * sizeof(float));
+    if (st != RELAGE_OK || (st = model_forward(p->m, p->input, batch, 0)) != RELAGE_OK) goto done;
     model_expected_age(p->m);
     for (size_t k = 0; k < n; k++) {
         float probs[RELAGE_AGE_CLASSES];
