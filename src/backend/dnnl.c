@@ -872,10 +872,15 @@ static void *data_of(dnnl_memory_t mem) {
     return h;
 }
 
+/* The plan for (B, training), made if needed; plans are kept least recently used first, and the
+ * least recently used goes when MAX_PLANS are held. */
 static relage_status find_plan(backend_trunk *t, model *m, int B, int training, plan **out) {
     for (int i = 0; i < t->n_plans; i++)
         if (t->plans[i]->B == B && t->plans[i]->training == training) {
-            *out = t->plans[i];
+            plan *p = t->plans[i];
+            memmove(t->plans + i, t->plans + i + 1, (size_t)(t->n_plans - i - 1) * sizeof p);
+            t->plans[t->n_plans - 1] = p;
+            *out = p;
             return RELAGE_OK;
         }
     if (training) /* one training plan at a time: they hold every activation */
@@ -889,7 +894,7 @@ static relage_status find_plan(backend_trunk *t, model *m, int B, int training, 
     plan *p;
     relage_status st = plan_create(&p, m, B, training);
     if (st != RELAGE_OK) return st;
-    if (t->n_plans == MAX_PLANS) { /* drop the oldest */
+    if (t->n_plans == MAX_PLANS) { /* drop the least recently used */
         plan_free(t->plans[0]);
         memmove(t->plans, t->plans + 1, (MAX_PLANS - 1) * sizeof *t->plans);
         t->n_plans--;
