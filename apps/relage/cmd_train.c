@@ -67,9 +67,11 @@ static void on_progress(const train_progress *p, void *user) {
 static void on_epoch(const epoch_result *r, void *user) {
     progress_state *s = user;
     if (!s->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
-    printf("epoch %d: lr %.3g, train loss %.4f, val MAE %.4f, val epsilon %.4f", r->epoch, r->lr,
-           r->train_loss, r->val_mae, r->val_eps);
+    printf("epoch %d: lr %.3g, train loss %.4f", r->epoch, r->lr, r->train_loss);
+    if (!isnan(r->val_mae)) printf(", val MAE %.4f", r->val_mae);
+    if (!isnan(r->val_eps)) printf(", val epsilon %.4f", r->val_eps);
     if (!isnan(r->test_mae)) printf(", test MAE %.4f", r->test_mae);
+    if (!isnan(r->test_eps)) printf(", test epsilon %.4f", r->test_eps);
     printf(", %.1fs, %.1f img/s\n", r->seconds, r->img_per_s);
     fflush(stdout);
 }
