@@ -95,7 +95,6 @@ relage_status relage_predictor_create(relage_predictor **out, const char *model_
         return relage_fail(RELAGE_ERR_INVALID_ARG,
                            "predictor: max_faces must be in 1..1024 and threads >= 0");
     }
-    if (p->opt.threads > 0) omp_set_num_threads(p->opt.threads);
     const backend *be = NULL;
     char trained[32], warning[300];
     int capacity = p->opt.max_faces * (p->opt.flip ? 2 : 1);
@@ -172,9 +171,19 @@ static void summarise(relage_face *f, const float *probs, float reg) {
     f->regression = clamp_age(reg);
 }
 
+static relage_status predict_faces(relage_predictor *p, const image *img, relage_result *out);
+
+/* Predicts with the options' OpenMP thread count on this thread, restoring the caller's. */
 static relage_status predict_image(relage_predictor *p, const image *img, relage_result *out) {
+    int before = omp_get_max_threads();
+    if (p->opt.threads > 0) omp_set_num_threads(p->opt.threads);
+    relage_status st = predict_faces(p, img, out);
+    if (p->opt.threads > 0) omp_set_num_threads(before);
+    return st;
+}
+
+static relage_status predict_faces(relage_predictor *p, const image *img, relage_result *out) {
     memset(out, 0, sizeof *out);
-    if (p->opt.threads > 0) omp_set_num_threads(p->opt.threads); /* this thread's OpenMP teams */
     face_detection *faces = NULL;
     size_t n_faces = 0;
     relage_status st = RELAGE_OK;
