@@ -4,6 +4,7 @@
  * paired t-test over per-image errors where both models' runs recorded predictions on the same
  * test set (--labels gives the true ages). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,26 +34,87 @@ static void compare_usage(FILE *out) {
                  "                 (models with 2 or more seeds)\n");
 }
 
-/* Mean absolute error per label over the model's runs; NULL unless every run has a
- * prediction for every label. */
-static double *image_errors(const run_set *runs, const char *model, const label_set *labels) {
-    if (!labels) return NULL;
-    double *err = calloc(labels->n, sizeof *err);
+typedef struct named {
+    const char *name;
+    size_t at;
+} named;
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+/* The images of a paired test: the labelled images that every run with per-image predictions
+ * predicted. pos[r][j] is where run r holds common image j (runs without predictions: NULL). */
+typedef struct paired_set {
+    size_t *label; /* n label indices */
+    size_t n;
+    size_t **pos; /* per run */
+} paired_set;
+
+static void paired_free(paired_set *ps, size_t n_runs) {
+    for (size_t r = 0; ps->pos && r < n_runs; r++) free(ps->pos[r]);
+    free(ps->pos);
+    free(ps->label);
+    memset(ps, 0, sizeof *ps);
+}
+
+static int paired_build(paired_set *ps, const run_set *runs, const label_set *labels) {
+    memset(ps, 0, sizeof *ps);
+    size_t *where = malloc((labels->n + 1) * runs->n * sizeof *where);
+    ps->pos = calloc(runs->n + 1, sizeof *ps->pos);
+    ps->label = malloc((labels->n + 1) * sizeof *ps->label);
+    if (!where || !ps->pos || !ps->label) goto fail;
+    for (size_t r = 0; r < runs->n; r++) { /* each label's prediction in run r, by binary search */
+        const run_result *run = &runs->runs[r];
+        size_t *w = where + r * labels->n;
+        if (!run->n_pred) continue;
+        named *sorted = malloc(run->n_pred * sizeof *sorted);
+        if (!sorted) goto fail;
+        for (size_t k = 0; k < run->n_pred; k++) sorted[k] = (named){run->test_names[k], k};
+        qsort(sorted, run->n_pred, sizeof *sorted, by_name);
+        for (size_t i = 0; i < labels->n; i++) {
+            named key = {labels->items[i].name, 0};
+            const named *hit = bsearch(&key, sorted, run->n_pred, sizeof *sorted, by_name);
+            w[i] = hit ? hit->at : SIZE_MAX;
+        }
+        free(sorted);
+    }
+    for (size_t i = 0; i < labels->n; i++) {
+        int all = 1;
+        for (size_t r = 0; r < runs->n && all; r++)
+            if (runs->runs[r].n_pred && where[r * labels->n + i] == SIZE_MAX) all = 0;
+        if (all) ps->label[ps->n++] = i;
+    }
+    for (size_t r = 0; r < runs->n; r++) {
+        if (!runs->runs[r].n_pred) continue;
+        if (!(ps->pos[r] = malloc((ps->n + 1) * sizeof **ps->pos))) goto fail;
+        for (size_t j = 0; j < ps->n; j++) ps->pos[r][j] = where[r * labels->n + ps->label[j]];
+    }
+    free(where);
+    return 1;
+fail:
+    free(where);
+    paired_free(ps, runs->n);
+    return 0;
+}
+
+/* Mean absolute error per common image over the model's runs; NULL unless every run of the
+ * model has per-image predictions (and there are common images). */
+static double *image_errors(const run_set *runs, const char *model, const label_set *labels,
+                            const paired_set *ps) {
+    if (!ps->n) return NULL;
+    double *err = calloc(ps->n, sizeof *err);
     size_t used = 0;
     for (size_t r = 0; err && r < runs->n; r++) {
         const run_result *run = &runs->runs[r];
         if (strcmp(run->model, model) != 0) continue;
-        if (!run->n_pred) goto none;
-        for (size_t i = 0; i < labels->n; i++) {
-            size_t k = 0;
-            while (k < run->n_pred && strcmp(run->test_names[k], labels->items[i].name)) k++;
-            if (k == run->n_pred) goto none;
-            err[i] += fabs(run->test_pred[k] - labels->items[i].mean);
-        }
+        if (!ps->pos[r]) goto none;
+        for (size_t j = 0; j < ps->n; j++)
+            err[j] += fabs(run->test_pred[ps->pos[r][j]] - labels->items[ps->label[j]].mean);
         used++;
     }
     if (!used) goto none;
-    for (size_t i = 0; i < labels->n; i++) err[i] /= (double)used;
+    for (size_t j = 0; j < ps->n; j++) err[j] /= (double)used;
     return err;
 none:
     free(err);
@@ -65,6 +127,7 @@ int cmd_compare(int argc, char **argv) {
     run_set runs = {0};
     label_set labels = {0};
     model_group *groups = NULL;
+    paired_set paired = {0};
     size_t n_groups = 0, n_files = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -94,6 +157,10 @@ int cmd_compare(int argc, char **argv) {
         fprintf(stderr, "relage compare: %s\n", relage_last_error());
         goto cleanup;
     }
+    if (labels_path && !paired_build(&paired, &runs, &labels)) {
+        fprintf(stderr, "relage compare: out of memory\n");
+        goto cleanup;
+    }
     groups = calloc(runs.n + 1, sizeof *groups);
     for (size_t r = 0; groups && r < runs.n; r++) {
         size_t g = 0;
@@ -111,7 +178,7 @@ int cmd_compare(int argc, char **argv) {
         m->w = m->p = NAN;
         if (m->n >= 3 && stats_shapiro_wilk(m->mae, m->n, &m->w, &m->p) != RELAGE_OK)
             m->w = m->p = NAN;
-        m->image_error = image_errors(&runs, m->name, labels_path ? &labels : NULL);
+        m->image_error = image_errors(&runs, m->name, &labels, &paired);
     }
     if (json)
         printf("{\"models\":[");
@@ -153,7 +220,7 @@ int cmd_compare(int argc, char **argv) {
                     w = (ttest_result){NAN, NAN, NAN};
             }
             if (x->image_error && y->image_error &&
-                stats_ttest_paired(x->image_error, y->image_error, labels.n, &pr) != RELAGE_OK)
+                stats_ttest_paired(x->image_error, y->image_error, paired.n, &pr) != RELAGE_OK)
                 pr = (ttest_result){NAN, NAN, NAN};
             if (!json && isnan(s.p) && isnan(pr.p)) {
                 skipped++;
@@ -185,8 +252,12 @@ int cmd_compare(int argc, char **argv) {
         printf("]}\n");
     else
         printf("(%zu pairs without a test are not shown: a t-test needs 2 seeds per model, the "
-               "paired test per-image predictions and --labels)\n",
-               skipped);
+               "paired test per-image predictions and --labels)\n%s",
+               skipped, "");
+    if (!json && paired.n)
+        printf("paired tests over the %zu labelled images every run with per-image predictions "
+               "predicted\n",
+               paired.n);
     rc = 0;
     if (kde_path) {
         const char *names[64];
@@ -210,6 +281,7 @@ cleanup:
         free(groups[g].image_error);
     }
     free(groups);
+    paired_free(&paired, runs.n);
     label_set_free(&labels);
     run_set_free(&runs);
     return rc;

@@ -180,28 +180,6 @@ static int predict_cache(const char *model_path, const char *cache_path, int fli
     return st == RELAGE_OK;
 }
 
-static int write_predictions(const prediction_set *preds, const char *path, const char *format) {
-    char sep = strcmp(format, "chalearn15") == 0 ? ';' : ',';
-    FILE *fp = fopen(path, "w");
-    if (!fp) {
-        fprintf(stderr, "relage eval: cannot write %s\n", path);
-        return 0;
-    }
-    if (strcmp(format, "csv") == 0) fprintf(fp, "file_name,predicted_age\n");
-    for (size_t i = 0; i < preds->n; i++) {
-        if (sep == ',')
-            csv_print_field(fp, preds->names[i]);
-        else
-            fputs(preds->names[i], fp);
-        fprintf(fp, "%c%.4f\n", sep, preds->ages[i]);
-    }
-    if (fclose(fp) != 0) {
-        fprintf(stderr, "relage eval: cannot write %s\n", path);
-        return 0;
-    }
-    return 1;
-}
-
 int cmd_eval(int argc, char **argv) {
     const char *pred_path = NULL, *label_path = NULL, *hist_path = NULL, *scatter_path = NULL;
     const char *grid_path = NULL, *image_dir = NULL, *model_path = NULL, *cache_path = NULL;
@@ -270,7 +248,11 @@ int cmd_eval(int argc, char **argv) {
     if (model_path) {
         if (!predict_cache(model_path, cache_path, flip, batch, &labels, &preds)) return 1;
         label_path = cache_path;
-        if (out_path && !write_predictions(&preds, out_path, format)) {
+        prediction_format f = strcmp(format, "chalearn15") == 0   ? PRED_CHALEARN15
+                              : strcmp(format, "chalearn16") == 0 ? PRED_CHALEARN16
+                                                                  : PRED_CSV;
+        if (out_path && prediction_set_write(&preds, out_path, f) != RELAGE_OK) {
+            fprintf(stderr, "relage eval: %s\n", relage_last_error());
             prediction_set_free(&preds);
             label_set_free(&labels);
             return 1;

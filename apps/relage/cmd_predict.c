@@ -60,7 +60,7 @@ static void print_json(const char *path, const relage_result *r, int dist) {
 static void print_csv(const char *path, const relage_result *r, int dist) {
     for (size_t i = 0; i < r->n_faces; i++) {
         const relage_face *f = &r->faces[i];
-        csv_print_field(stdout, path);
+        csv_write_field(stdout, path);
         printf(",%zu,%d,%.1f,%.1f,%.1f,%.1f,", i, r->whole_image, (double)f->box[0],
                (double)f->box[1], (double)f->box[2], (double)f->box[3]);
         if (!isnan(f->prob)) printf("%.4f", (double)f->prob);

@@ -101,19 +101,6 @@ void input_list_free(input_list *list) {
     memset(list, 0, sizeof *list);
 }
 
-void csv_print_field(FILE *out, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 void drawn_path(char *out, size_t size, const char *dir, const char *path) {
     const char *name = strrchr(path, '/');
     name = name ? name + 1 : path;

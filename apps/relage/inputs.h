@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "core/json_write.h"
+#include "data/csv.h"
 
 typedef struct input_list {
     char **paths;
@@ -28,7 +29,5 @@ void drawn_path(char *out, size_t size, const char *dir, const char *path);
  * {"image": PATH, "error": TEXT} on stdout. The error is relage_last_error(). */
 void report_image_error(const char *cmd, const char *path, int json);
 
-/* Writes s as one CSV field, quoted when it holds a comma, quote or line break. */
-void csv_print_field(FILE *out, const char *s);
 
 #endif

@@ -149,3 +149,16 @@ void csv_free(csv_table *t) {
     free(t->text);
     memset(t, 0, sizeof *t);
 }
+
+void csv_write_field(FILE *out, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}

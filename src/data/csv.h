@@ -5,6 +5,7 @@
 #define RELAGE_DATA_CSV_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "relage.h"
 
@@ -32,5 +33,9 @@ int csv_first_column(const csv_table *t, const char *const *names);
 int csv_number(const char *field, double *value);
 
 void csv_free(csv_table *t);
+
+/* Writes s as one CSV field, quoted (quotes doubled) when it holds a comma, quote or line
+ * break. */
+void csv_write_field(FILE *out, const char *s);
 
 #endif

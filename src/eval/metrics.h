@@ -22,6 +22,13 @@ typedef struct prediction_set {
 relage_status prediction_set_read(prediction_set *preds, const char *path);
 void prediction_set_free(prediction_set *preds);
 
+/* Writes predictions atomically: PRED_CSV "file_name,predicted_age" with a header (what
+ * prediction_set_read reads), or the ChaLearn submission files, PRED_CHALEARN15 "name;age" and
+ * PRED_CHALEARN16 "name,age" without one. Ages with 4 decimals. */
+typedef enum prediction_format { PRED_CSV, PRED_CHALEARN15, PRED_CHALEARN16 } prediction_format;
+relage_status prediction_set_write(const prediction_set *preds, const char *path,
+                                   prediction_format format);
+
 double epsilon_error(double prediction, double mean, double std);
 
 enum { AGE_GROUPS = 8 }; /* 0-9, 10-19, ..., 60-69, 70+ by the label's mean */

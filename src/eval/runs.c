@@ -7,16 +7,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/file.h"
 #include "core/status.h"
+#include "eval/metrics.h"
 
 static const char *string_of(const cJSON *o, const char *key, const char *fallback) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : fallback;
 }
 
+/* {"name": prediction, ...} */
+static relage_status read_prediction_object(run_result *r, const cJSON *obj, const char *path) {
+    size_t n = (size_t)cJSON_GetArraySize(obj);
+    if (n == 0) return RELAGE_OK;
+    r->test_names = calloc(n, sizeof *r->test_names);
+    r->test_pred = calloc(n, sizeof *r->test_pred);
+    if (!r->test_names || !r->test_pred) return relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, obj) {
+        if (!cJSON_IsNumber(p))
+            return relage_fail(RELAGE_ERR_FORMAT, "%s: run %s: bad test prediction for %s", path,
+                               r->id, p->string);
+        if (!(r->test_names[r->n_pred] = strdup(p->string)))
+            return relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+        r->test_pred[r->n_pred++] = p->valuedouble;
+    }
+    return RELAGE_OK;
+}
+
+/* Per-image test predictions: "test_predictions" {name: value}, or "test_names" and
+ * "test_pred" arrays; none is fine. */
 static relage_status read_predictions(run_result *r, const cJSON *run, const char *path) {
+    const cJSON *object = cJSON_GetObjectItemCaseSensitive(run, "test_predictions");
+    if (cJSON_IsObject(object)) return read_prediction_object(r, object, path);
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(run, "test_names");
     const cJSON *preds = cJSON_GetObjectItemCaseSensitive(run, "test_pred");
     if (!cJSON_IsArray(names) || !cJSON_IsArray(preds)) return RELAGE_OK;
@@ -49,7 +75,58 @@ static void free_run(run_result *r) {
     free(r->test_pred);
 }
 
+/* A relage run folder: summary.json (arch, head, seed, recipe, test_mae, test_eps) and, if
+ * present, test_predictions.csv. */
+static relage_status read_run_folder(run_set *set, const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *text = NULL;
+    size_t size = 0;
+    relage_status st = file_read_all(path, (size_t)1 << 20, &text, &size);
+    if (st != RELAGE_OK) return relage_fail_context(st, "%s is not a finished relage run", dir);
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    const cJSON *seed = o ? cJSON_GetObjectItemCaseSensitive(o, "seed") : NULL;
+    const cJSON *mae = o ? cJSON_GetObjectItemCaseSensitive(o, "test_mae") : NULL;
+    const cJSON *eps = o ? cJSON_GetObjectItemCaseSensitive(o, "test_eps") : NULL;
+    const char *arch = o ? string_of(o, "arch", NULL) : NULL;
+    const char *head = o ? string_of(o, "head", NULL) : NULL;
+    const char *recipe = o ? string_of(o, "recipe", "rmsprop") : "rmsprop";
+    if (!arch || !head || !cJSON_IsNumber(seed) || !cJSON_IsNumber(mae)) {
+        cJSON_Delete(o);
+        return relage_fail(RELAGE_ERR_FORMAT, "%s: no arch, head, seed or test_mae", path);
+    }
+    run_result r;
+    memset(&r, 0, sizeof r);
+    const char *slash = strrchr(dir, '/');
+    snprintf(r.id, sizeof r.id, "%s", slash && slash[1] ? slash + 1 : dir);
+    int adamw = strncmp(recipe, "adamw", 5) == 0;
+    snprintf(r.model, sizeof r.model, "%s_%s%s", arch, head, adamw ? "_adamw" : "");
+    r.seed = seed->valueint;
+    r.test_mae = mae->valuedouble;
+    r.test_eps = cJSON_IsNumber(eps) ? eps->valuedouble : (double)NAN;
+    cJSON_Delete(o);
+    snprintf(path, sizeof path, "%s/test_predictions.csv", dir);
+    prediction_set preds;
+    if (access(path, R_OK) == 0) {
+        if ((st = prediction_set_read(&preds, path)) != RELAGE_OK) return st;
+        r.test_names = preds.names; /* taken over */
+        r.test_pred = preds.ages;
+        r.n_pred = preds.n;
+    }
+    run_result *grown = realloc(set->runs, (set->n + 1) * sizeof *grown);
+    if (!grown) {
+        free_run(&r);
+        return relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+    }
+    set->runs = grown;
+    set->runs[set->n++] = r;
+    return RELAGE_OK;
+}
+
 relage_status run_set_read(run_set *set, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return read_run_folder(set, path);
     char *text = NULL;
     size_t size = 0;
     relage_status st = file_read_all(path, SIZE_MAX - 1, &text, &size);

@@ -3,7 +3,8 @@
  * "test_eps"?...}, ...], "test_names"?: [...], "test_pred"?: [...]}}} (the PyTorch reference's
  * format, ../shared/reference/utk128_pytorch_runs.json). A run's result is the test MAE (and
  * epsilon, where recorded) of its last epoch that has one. Runs are grouped into models by
- * arch, head and optimizer ("resnet18_base", "resnet18_base_adamw"). */
+ * arch, head and optimizer ("resnet18_base", "resnet18_base_adamw"). A path that is a folder is
+ * read as a finished relage run: its summary.json and, if present, its test_predictions.csv. */
 #ifndef RELAGE_EVAL_RUNS_H
 #define RELAGE_EVAL_RUNS_H
 

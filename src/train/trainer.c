@@ -14,6 +14,7 @@
 #include "data/face_cache.h"
 #include "data/loader.h"
 #include "eval/metrics.h"
+#include "eval/model_eval.h"
 #include "io/checkpoint.h"
 #include "train/summary.h"
 
@@ -117,6 +118,22 @@ static relage_status append_log(const char *dir, const epoch_result *r) {
             r->epoch, r->lr, r->train_loss, v[0], v[1], v[2], v[3], r->seconds, r->img_per_s);
     return fclose(fp) == 0 ? RELAGE_OK
                            : relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
+}
+
+/* The finished model's per-image test predictions, DIR/test_predictions.csv (for paired tests
+ * between runs in relage compare). */
+static relage_status write_test_predictions(model *m, const train_config *cfg) {
+    label_set labels;
+    prediction_set preds;
+    char path[4096];
+    relage_status st =
+        model_eval_cache(m, cfg->test_cache, 0, cfg->batch, &labels, &preds, NULL, NULL);
+    if (st != RELAGE_OK) return st;
+    path_in(path, sizeof path, cfg->out_dir, "test_predictions.csv");
+    st = prediction_set_write(&preds, path, PRED_CSV);
+    label_set_free(&labels);
+    prediction_set_free(&preds);
+    return st;
 }
 
 relage_status train_run(const train_config *cfg, const train_callbacks *cb, volatile int *stop,
@@ -235,7 +252,8 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             goto cleanup;
         if (cb && cb->epoch) cb->epoch(&r, cb->user);
     }
-    st = train_write_summary(cfg);
+    if ((st = train_write_summary(cfg)) == RELAGE_OK && cfg->test_cache)
+        st = write_test_predictions(m, cfg);
 cleanup:
     free(images);
     free(ages);
