@@ -159,7 +159,9 @@ static int predict_cache(const char *model_path, const char *cache_path, int fli
         (st = checkpoint_open_model(&m, model_path, be, (int)batch * (flip ? 2 : 1))) ==
             RELAGE_OK) {
         face_cache *c = NULL;
-        if ((st = face_cache_open(&c, cache_path)) == RELAGE_OK) {
+        loader l = {0};
+        if ((st = face_cache_open(&c, cache_path)) == RELAGE_OK &&
+            (st = loader_init(&l, c, m->config.input, 0)) == RELAGE_OK) {
             const face_cache_info *info = face_cache_info_of(c);
             char crop[192];
             snprintf(crop, sizeof crop, "%s %s size=%u", info->detector, info->policy, info->size);
@@ -169,11 +171,12 @@ static int predict_cache(const char *model_path, const char *cache_path, int fli
                         "cache holds '%s'\n",
                         m->crop, crop);
             progress p;
-            progress_start(&p, "eval", "images", (long)info->count, 0);
-            face_cache_close(c);
-            st = model_eval_cache(m, cache_path, flip, (int)batch, labels, preds, on_progress, &p);
+            progress_start(&p, "eval", "images", (long)l.n, 0);
+            st = model_eval_loader(m, &l, flip, (int)batch, labels, preds, on_progress, &p);
             progress_finish(&p, (long)preds->n);
         }
+        loader_free(&l);
+        face_cache_close(c);
     }
     model_free(m);
     if (st != RELAGE_OK) fprintf(stderr, "relage eval: %s\n", relage_last_error());

@@ -39,29 +39,31 @@ static double seconds_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* MAE and epsilon of the expected age over the whole validation set. */
-static relage_status validate(model *m, loader *l, int batch, float *images, double *mae,
-                              double *eps) {
-    float ages[256], stds[256];
-    uint64_t records[256];
+/* MAE and epsilon of the expected age over a whole evaluation set (epsilon over the images
+ * whose labels have a vote spread); the predictions are kept in *keep if it is not NULL. */
+static relage_status evaluate(model *m, loader *l, int batch, double *mae, double *eps,
+                              prediction_set *keep) {
+    label_set labels;
+    prediction_set preds;
+    relage_status st = model_eval_loader(m, l, 0, batch, &labels, &preds, NULL, NULL);
+    if (st != RELAGE_OK) return st;
     double abs_sum = 0, eps_sum = 0;
     size_t eps_n = 0;
-    for (size_t start = 0; start < l->n; start += (size_t)batch) {
-        int B = (int)(l->n - start < (size_t)batch ? l->n - start : (size_t)batch);
-        relage_status st = loader_eval_batch(l, start, B, images, ages, stds, records);
-        if (st == RELAGE_OK) st = model_forward(m, images, B, 0);
-        if (st != RELAGE_OK) return st;
-        model_expected_age(m);
-        for (int b = 0; b < B; b++) {
-            abs_sum += fabs((double)m->expected[b] - (double)ages[b]);
-            if (!isnan(stds[b])) {
-                eps_sum += epsilon_error(m->expected[b], ages[b], stds[b]);
-                eps_n++;
-            }
+    for (size_t i = 0; i < preds.n; i++) {
+        const age_label *a = &labels.items[i];
+        abs_sum += fabs(preds.ages[i] - a->mean);
+        if (!isnan(a->std)) {
+            eps_sum += epsilon_error(preds.ages[i], a->mean, a->std);
+            eps_n++;
         }
     }
-    *mae = l->n ? abs_sum / (double)l->n : (double)NAN;
+    *mae = preds.n ? abs_sum / (double)preds.n : (double)NAN;
     *eps = eps_n ? eps_sum / (double)eps_n : (double)NAN;
+    label_set_free(&labels);
+    if (keep)
+        *keep = preds;
+    else
+        prediction_set_free(&preds);
     return RELAGE_OK;
 }
 
@@ -120,22 +122,6 @@ static relage_status append_log(const char *dir, const epoch_result *r) {
                            : relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
 }
 
-/* The finished model's per-image test predictions, DIR/test_predictions.csv (for paired tests
- * between runs in relage compare). */
-static relage_status write_test_predictions(model *m, const train_config *cfg) {
-    label_set labels;
-    prediction_set preds;
-    char path[4096];
-    relage_status st =
-        model_eval_cache(m, cfg->test_cache, 0, cfg->batch, &labels, &preds, NULL, NULL);
-    if (st != RELAGE_OK) return st;
-    path_in(path, sizeof path, cfg->out_dir, "test_predictions.csv");
-    st = prediction_set_write(&preds, path, PRED_CSV);
-    label_set_free(&labels);
-    prediction_set_free(&preds);
-    return st;
-}
-
 relage_status train_run(const train_config *cfg, const train_callbacks *cb, volatile int *stop,
                         int *stopped) {
     *stopped = 0;
@@ -143,6 +129,7 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
     optimizer *opt = NULL;
     face_cache *train_cache = NULL, *val_cache = NULL, *test_cache = NULL;
     loader train = {0}, val = {0}, test = {0};
+    prediction_set test_preds = {0}; /* of the last epoch */
     float *images = NULL, *ages = NULL;
     char state_path[4096], model_path[4096];
     relage_status st;
@@ -240,10 +227,11 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             NAN,       NAN,     NAN,
             NAN,       seconds, seconds > 0 ? (double)(loss_n * (size_t)cfg->batch) / seconds : 0};
         if (cfg->val_cache &&
-            (st = validate(m, &val, cfg->batch, images, &r.val_mae, &r.val_eps)) != RELAGE_OK)
+            (st = evaluate(m, &val, cfg->batch, &r.val_mae, &r.val_eps, NULL)) != RELAGE_OK)
             goto cleanup;
         if (cfg->test_cache &&
-            (st = validate(m, &test, cfg->batch, images, &r.test_mae, &r.test_eps)) != RELAGE_OK)
+            (st = evaluate(m, &test, cfg->batch, &r.test_mae, &r.test_eps,
+                           epoch + 1 == cfg->epochs ? &test_preds : NULL)) != RELAGE_OK)
             goto cleanup;
         if ((st = append_log(cfg->out_dir, &r)) != RELAGE_OK ||
             (st = checkpoint_save(m, model_path)) != RELAGE_OK ||
@@ -252,8 +240,12 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             goto cleanup;
         if (cb && cb->epoch) cb->epoch(&r, cb->user);
     }
-    if ((st = train_write_summary(cfg)) == RELAGE_OK && cfg->test_cache)
-        st = write_test_predictions(m, cfg);
+    /* the finished model's per-image test predictions, for paired tests in relage compare */
+    if ((st = train_write_summary(cfg)) == RELAGE_OK && test_preds.n) {
+        char preds_path[4096];
+        path_in(preds_path, sizeof preds_path, cfg->out_dir, "test_predictions.csv");
+        st = prediction_set_write(&test_preds, preds_path, PRED_CSV);
+    }
 cleanup:
     free(images);
     free(ages);
@@ -263,6 +255,7 @@ cleanup:
     face_cache_close(train_cache);
     face_cache_close(val_cache);
     face_cache_close(test_cache);
+    prediction_set_free(&test_preds);
     optimizer_free(opt);
     model_free(m);
     return st;
