@@ -507,6 +507,33 @@ static unit_plan *block_units(plan *p, model *m, int i) {
     return &p->units[at];
 }
 
+/* The max pooling after the stem: 3x3, stride 2, padding 1, as torchvision's. */
+static const dnnl_dims_t POOL_KERNEL = {3, 3}, POOL_STRIDES = {2, 2}, POOL_PAD = {1, 1};
+
+static dnnl_primitive_desc_t maxpool_pd(plan *p, const model *m, dnnl_prop_kind_t prop,
+                                        const dnnl_memory_desc_t *src) {
+    int side = maxpool_out_size(conv2d_out_h(&m->stem.conv));
+    dnnl_dims_t dims = {p->B, m->stem.conv.OC, side, side};
+    dnnl_memory_desc_t dst;
+    dnnl_pooling_desc_t desc;
+    TRY(p, dnnl_memory_desc_init_by_tag(&dst, 4, dims, dnnl_f32, dnnl_format_tag_any), "md");
+    TRY(p,
+        dnnl_pooling_forward_desc_init(&desc, prop, dnnl_pooling_max, src, &dst, POOL_STRIDES,
+                                       POOL_KERNEL, POOL_PAD, POOL_PAD),
+        "pooling desc");
+    return p->status == RELAGE_OK ? make_pd(p, &desc, NULL, NULL, "max pooling") : NULL;
+}
+
+/* The feature map handed to the head: x reordered into the caller's plain NCHW (p->feat, whose
+ * buffer is set per call). */
+static void push_feature_out(plan *p, const model *m, dnnl_memory_t x) {
+    dnnl_dims_t dims = {p->B, m->feat_c, m->feat_h, m->feat_w};
+    dnnl_memory_desc_t md;
+    plain_md(p, &md, 4, dims, dnnl_nchw);
+    p->feat = new_mem(p, &md, DNNL_MEMORY_NONE);
+    push_reorder(p, &p->fwd, x, p->feat, 0);
+}
+
 /* The stem unit, and the input image batch reordered from the user's NCHW if the stem wants
  * another layout; returns the memory the stem reads. */
 static dnnl_memory_t build_stem(builder *b, dnnl_memory_t input) {
@@ -530,22 +557,13 @@ static void build_training(builder *b, dnnl_memory_t input) {
     stem->src = x;
     push_unit_forward(p, stem, x, m->params);
 
-    int side = conv2d_out_h(&m->stem.conv), ps = maxpool_out_size(side);
-    dnnl_dims_t pd_dims = {p->B, m->stem.conv.OC, ps, ps}, st = {2, 2}, k = {3, 3}, pad = {1, 1};
-    dnnl_memory_desc_t pool_dst;
-    TRY(p, dnnl_memory_desc_init_by_tag(&pool_dst, 4, pd_dims, dnnl_f32, dnnl_format_tag_any),
-        "md");
-    dnnl_pooling_desc_t pf, pb;
-    TRY(p,
-        dnnl_pooling_forward_desc_init(&pf, dnnl_forward_training, dnnl_pooling_max,
-                                       md_of(stem->bn_out), &pool_dst, st, k, pad, pad),
-        "pooling desc");
-    dnnl_primitive_desc_t pool_pd = make_pd(p, &pf, NULL, NULL, "max pooling");
+    dnnl_primitive_desc_t pool_pd = maxpool_pd(p, m, dnnl_forward_training, md_of(stem->bn_out));
     if (p->status != RELAGE_OK) return;
     const dnnl_memory_desc_t *pool_md = pd_md(pool_pd, DNNL_ARG_DST);
+    dnnl_pooling_desc_t pb;
     TRY(p,
-        dnnl_pooling_backward_desc_init(&pb, dnnl_pooling_max, md_of(stem->bn_out), pool_md, st, k,
-                                        pad, pad),
+        dnnl_pooling_backward_desc_init(&pb, dnnl_pooling_max, md_of(stem->bn_out), pool_md,
+                                        POOL_STRIDES, POOL_KERNEL, POOL_PAD, POOL_PAD),
         "pooling backward desc");
     dnnl_primitive_desc_t pool_bwd_pd = make_pd(p, &pb, NULL, pool_pd, "max pooling backward");
     dnnl_memory_t pooled = new_mem(p, pool_md, DNNL_MEMORY_ALLOCATE);
@@ -620,12 +638,8 @@ static void build_training(builder *b, dnnl_memory_t input) {
     }
     if (p->status != RELAGE_OK) goto done;
     /* The feature map to the head, as plain NCHW. */
-    dnnl_dims_t fd = {p->B, m->feat_c, m->feat_h, m->feat_w};
-    dnnl_memory_desc_t feat_md;
-    plain_md(p, &feat_md, 4, fd, dnnl_nchw);
-    p->feat = new_mem(p, &feat_md, DNNL_MEMORY_NONE);
-    p->dfeat = new_mem(p, &feat_md, DNNL_MEMORY_NONE);
-    push_reorder(p, &p->fwd, x, p->feat, 0);
+    push_feature_out(p, m, x);
+    p->dfeat = new_mem(p, md_of(p->feat), DNNL_MEMORY_NONE);
 
     /* Backward through shared buffers P (block output gradient), X (block input gradient),
      * Q (batch norm input gradient) and R (unit input gradient). */
@@ -698,17 +712,7 @@ static void build_inference(builder *b, dnnl_memory_t input) {
                              {DNNL_ARG_DST, stem_out}};
     push(p, &p->fwd, stem->conv_pd, 4, sa);
 
-    int side = conv2d_out_h(&m->stem.conv), ps = maxpool_out_size(side);
-    dnnl_dims_t pd_dims = {p->B, m->stem.conv.OC, ps, ps}, st = {2, 2}, k = {3, 3}, pad = {1, 1};
-    dnnl_memory_desc_t pool_dst;
-    TRY(p, dnnl_memory_desc_init_by_tag(&pool_dst, 4, pd_dims, dnnl_f32, dnnl_format_tag_any),
-        "md");
-    dnnl_pooling_desc_t pf;
-    TRY(p,
-        dnnl_pooling_forward_desc_init(&pf, dnnl_forward_inference, dnnl_pooling_max, stem_md,
-                                       &pool_dst, st, k, pad, pad),
-        "pooling desc");
-    dnnl_primitive_desc_t pool_pd = make_pd(p, &pf, NULL, NULL, "max pooling");
+    dnnl_primitive_desc_t pool_pd = maxpool_pd(p, m, dnnl_forward_inference, stem_md);
     if (p->status != RELAGE_OK) return;
     const dnnl_memory_desc_t *pool_md = pd_md(pool_pd, DNNL_ARG_DST);
     note_size(b, pool_md);
@@ -774,11 +778,7 @@ static void build_inference(builder *b, dnnl_memory_t input) {
         }
     }
     if (p->status != RELAGE_OK) return;
-    dnnl_dims_t fd = {p->B, m->feat_c, m->feat_h, m->feat_w};
-    dnnl_memory_desc_t feat_md;
-    plain_md(p, &feat_md, 4, fd, dnnl_nchw);
-    p->feat = new_mem(p, &feat_md, DNNL_MEMORY_NONE);
-    push_reorder(p, &p->fwd, x, p->feat, 0);
+    push_feature_out(p, m, x);
 }
 
 static void plan_free(plan *p) {
