@@ -7,21 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "detect/detector.h"
+#include "eval/stats.h"
 #include "image/image.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     detector_kind kind = DETECTOR_MTCNN;
@@ -63,12 +53,12 @@ int main(int argc, char **argv) {
         size_t n = 0;
         for (int r = -1; r < reps; r++) { /* one untimed warm-up */
             face_detection *faces = NULL;
-            double t0 = now();
+            double t0 = clock_seconds();
             detector_detect(det, &img, &faces, &n);
-            if (r >= 0) t[r] = now() - t0;
+            if (r >= 0) t[r] = clock_seconds() - t0;
             free(faces);
         }
-        qsort(t, (size_t)reps, sizeof(double), compare_double);
+        stats_sort(t, (size_t)reps);
         double ms = 1e3 * t[reps / 2];
         if (json)
             printf(

@@ -6,21 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "data/face_cache.h"
 #include "data/loader.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "eval/stats.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -52,15 +42,15 @@ int main(int argc, char **argv) {
     double rates[5];
     loader_shuffle(&l, 0);
     for (int pass = 0; pass < 5; pass++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         for (int b = 0; b < batches; b++)
             if (loader_train_batch(&l, 0, (size_t)b * batch, batch, images, ages) != RELAGE_OK) {
                 fprintf(stderr, "bench_loader: %s\n", relage_last_error());
                 return 1;
             }
-        rates[pass] = (double)batches * batch / (now() - t0);
+        rates[pass] = (double)batches * batch / (clock_seconds() - t0);
     }
-    qsort(rates, 5, sizeof(double), compare_double);
+    stats_sort(rates, 5);
     printf("{\"cache\":\"%s\",\"images\":%zu,\"input\":%d,\"batch\":%d,\"threads\":%d,"
            "\"img_per_s\":%.1f}\n",
            argv[1], l.n, input, batch, omp_get_max_threads(), rates[2]);

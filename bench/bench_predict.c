@@ -6,25 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
+#include "eval/stats.h"
 #include "relage.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MODEL IMAGE [--reps N] [--mtcnn DIR] [--detector NAME] "
-                        "[--json]\n",
+        fprintf(stderr,
+                "usage: %s MODEL IMAGE [--reps N] [--mtcnn DIR] [--detector NAME] "
+                "[--json]\n",
                 argv[0]);
         return 2;
     }
@@ -51,29 +42,29 @@ int main(int argc, char **argv) {
     float age = 0;
     size_t faces = 0;
     for (int r = 0; r < reps; r++) { /* load, then one warm-up prediction (plans), then timed */
-        double t0 = now();
+        double t0 = clock_seconds();
         if (relage_predictor_create(&p, model, &opt) != RELAGE_OK) {
             fprintf(stderr, "bench_predict: %s\n", relage_last_error());
             return 1;
         }
-        load[r] = now() - t0;
+        load[r] = clock_seconds() - t0;
         relage_predictor_free(p);
     }
     if (relage_predictor_create(&p, model, &opt) != RELAGE_OK) return 1;
     for (int r = -1; r < reps; r++) {
         relage_result res;
-        double t0 = now();
+        double t0 = clock_seconds();
         if (relage_predict_file(p, image, &res) != RELAGE_OK) {
             fprintf(stderr, "bench_predict: %s\n", relage_last_error());
             return 1;
         }
-        if (r >= 0) run[r] = now() - t0;
+        if (r >= 0) run[r] = clock_seconds() - t0;
         faces = res.n_faces;
         age = res.faces[0].age;
         relage_result_free(&res);
     }
-    qsort(load, (size_t)reps, sizeof *load, compare_double);
-    qsort(run, (size_t)reps, sizeof *run, compare_double);
+    stats_sort(load, (size_t)reps);
+    stats_sort(run, (size_t)reps);
     if (json)
         printf("{\"image\":\"%s\",\"load_ms\":%.1f,\"predict_ms\":%.2f,\"predict_min_ms\":%.2f,"
                "\"faces\":%zu,\"reps\":%d,\"notes\":\"%s\"}\n",

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "detect/cascade.h"
 #include "image/image.h"
 #include "test.h"
@@ -26,12 +26,6 @@
 static char tmp_dir[200];
 static char written[64][64]; /* names written in tmp_dir, removed at the end */
 static int written_count;
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static int file_exists(const char *path) {
     return access(path, R_OK) == 0;
@@ -311,9 +305,9 @@ static float (*detect_example(const cascade *c, const char *name, size_t *n, siz
     CHECK_OK(image_load(&img, path, NULL));
     if (!img.data) return NULL;
     cascade_params p = cascade_default_params();
-    double t0 = now_seconds();
+    double t0 = clock_seconds();
     CHECK_OK(cascade_detect(c, &img, &p, &boxes, n));
-    double t1 = now_seconds();
+    double t1 = clock_seconds();
     p.min_neighbors = 0;
     CHECK_OK(cascade_detect(c, &img, &p, &raw_boxes, raw));
     printf("%s (%dx%d): %zu face(s), %zu raw hits, %.1f ms\n", name, img.width, img.height, *n,

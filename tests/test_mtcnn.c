@@ -21,9 +21,9 @@
 #include <omp.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "detect/mtcnn.h"
 #include "image/image.h"
 #include "test.h"
@@ -347,12 +347,6 @@ static void test_synthetic(void) {
 
 /* ---- the reference detections of facenet-pytorch ---- */
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static double iou(const float *a, const float *b) {
     double xx1 = fmax(a[0], b[0]), yy1 = fmax(a[1], b[1]);
     double xx2 = fmin(a[2], b[2]), yy2 = fmin(a[3], b[3]);
@@ -445,9 +439,9 @@ static void test_reference(void) {
         CHECK(cJSON_IsNumber(mh) && (int)mh->valuedouble == img.height);
         face_detection *faces = NULL;
         size_t n = 0;
-        double t0 = now();
+        double t0 = clock_seconds();
         CHECK_OK(mtcnn_detect(net, &img, NULL, &faces, &n));
-        double dt = now() - t0;
+        double dt = clock_seconds() - t0;
         seconds += dt;
         if (img.width >= 1000 || img.height >= 1000) {
             seconds_large += dt;

@@ -27,7 +27,6 @@ typedef struct progress {
     int quiet;
 } progress;
 
-double now_seconds(void);
 void progress_start(progress *p, const char *label, const char *unit, long total, int quiet);
 void progress_update(progress *p, long done);
 void progress_finish(progress *p, long done);

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/clock.h"
 #include "core/rng.h"
+#include "eval/stats.h"
 #include "io/checkpoint.h"
 #include "nn/resnet.h"
 
@@ -31,11 +33,6 @@ static void bench_usage(FILE *out) {
                  "  --save PATH       write the model afterwards as a safetensors checkpoint\n"
                  "  --json            one JSON object per line\n"
                  "  --quiet           no progress on stderr\n");
-}
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -142,7 +139,7 @@ int cmd_bench(int argc, char **argv) {
     progress p;
     progress_start(&p, "bench", "iters", warmup + iters, quiet);
     for (long it = 0; it < warmup + iters; it++) {
-        double t0 = now_seconds();
+        double t0 = clock_seconds();
         relage_status st = train ? model_train_step(m, opt, input, age, (int)batch, oc.lr, NULL)
                                  : model_forward(m, input, (int)batch, 0);
         if (st != RELAGE_OK) {
@@ -150,11 +147,11 @@ int cmd_bench(int argc, char **argv) {
             goto cleanup;
         }
         if (!train) model_expected_age(m);
-        if (it >= warmup) times[it - warmup] = now_seconds() - t0;
+        if (it >= warmup) times[it - warmup] = clock_seconds() - t0;
         progress_update(&p, it + 1);
     }
     progress_finish(&p, warmup + iters);
-    qsort(times, (size_t)iters, sizeof(double), compare_double);
+    stats_sort(times, (size_t)iters);
     double median = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
     double ms_iter = 1e3 * median, ms_img = ms_iter / (double)batch, img_s = (double)batch / median;
     const char *mode = train ? "train" : "infer";

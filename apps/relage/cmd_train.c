@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/clock.h"
 #include "train/trainer.h"
 
 static volatile int interrupted;
@@ -55,7 +56,7 @@ typedef struct progress_state {
 
 static void on_progress(const train_progress *p, void *user) {
     progress_state *s = user;
-    double now = now_seconds();
+    double now = clock_seconds();
     if (s->quiet || (now - s->last < 0.5 && p->done < p->total)) return;
     s->last = now;
     double eta = p->img_per_s > 0 ? (double)(p->total - p->done) / p->img_per_s : 0;

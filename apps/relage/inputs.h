@@ -21,13 +21,11 @@ typedef struct input_list {
 int input_list_add(input_list *list, const char *path);
 void input_list_free(input_list *list);
 
-
 /* DIR/STEM.png for an input path (its file name without the extension): where --draw writes. */
 void drawn_path(char *out, size_t size, const char *dir, const char *path);
 
 /* Reports a failed image: on stderr as "relage CMD: error", and with json also as the line
  * {"image": PATH, "error": TEXT} on stdout. The error is relage_last_error(). */
 void report_image_error(const char *cmd, const char *path, int json);
-
 
 #endif

@@ -1,21 +1,15 @@
 /* Progress lines on stderr: done/total, rate and ETA, redrawn in place on a terminal. */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "core/clock.h"
 
 void progress_start(progress *p, const char *label, const char *unit, long total, int quiet) {
     p->label = label;
     p->unit = unit;
     p->total = total;
-    p->start = p->last_print = now_seconds();
+    p->start = p->last_print = clock_seconds();
     p->quiet = quiet;
 }
 
@@ -29,12 +23,12 @@ static void print_line(const progress *p, long done, double t, const char *end) 
 }
 
 void progress_update(progress *p, long done) {
-    double t = now_seconds();
+    double t = clock_seconds();
     if (p->quiet || t - p->last_print < (isatty(STDERR_FILENO) ? 0.2 : 5.0)) return;
     p->last_print = t;
     print_line(p, done, t, isatty(STDERR_FILENO) ? "" : "\n");
 }
 
 void progress_finish(progress *p, long done) {
-    if (!p->quiet) print_line(p, done, now_seconds(), "\n");
+    if (!p->quiet) print_line(p, done, clock_seconds(), "\n");
 }

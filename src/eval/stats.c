@@ -93,6 +93,10 @@ static int compare_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+void stats_sort(double *x, size_t n) {
+    qsort(x, n, sizeof *x, compare_double);
+}
+
 relage_status stats_shapiro_wilk(const double *data, size_t n, double *w_out, double *p_out) {
     static const float c1[6] = {0.0f, 0.221157f, -0.147981f, -2.07119f, 4.434685f, -2.706056f};
     static const float c2[6] = {0.0f, 0.042981f, -0.293762f, -1.752461f, 5.682633f, -3.582633f};
@@ -117,7 +121,7 @@ relage_status stats_shapiro_wilk(const double *data, size_t n, double *w_out, do
         goto cleanup;
     }
     memcpy(sorted, data, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, compare_double);
+    stats_sort(sorted, n);
     double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
     for (size_t i = 0; i < n; i++) x[i] = (float)(sorted[i] - median);
     free(sorted);

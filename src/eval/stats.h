@@ -9,6 +9,9 @@
 
 #include "relage.h"
 
+/* Sorts x ascending in place. */
+void stats_sort(double *x, size_t n);
+
 double stats_mean(const double *x, size_t n);
 /* Sample standard deviation (n - 1 in the denominator); 0 for n < 2. */
 double stats_sd(const double *x, size_t n);

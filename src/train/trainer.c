@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/status.h"
 #include "data/face_cache.h"
 #include "data/loader.h"
@@ -31,12 +31,6 @@ train_config train_default_config(void) {
     c.backend = "dnnl";
     c.precision = "fp32";
     return c;
-}
-
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* MAE and epsilon of the expected age over a whole evaluation set (epsilon over the images
@@ -185,12 +179,12 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
         float lr = lr_at_epoch(&cfg->schedule, cfg->optim.lr, epoch);
         loader_shuffle(&train, epoch);
         /* a resumed epoch continues its running loss and time */
-        double t0 = seconds_now() - pos.seconds, loss_sum = pos.loss_sum;
+        double t0 = clock_seconds() - pos.seconds, loss_sum = pos.loss_sum;
         size_t loss_n = (size_t)pos.loss_batches;
         for (size_t b = (size_t)(pos.next_sample / (uint64_t)cfg->batch); b < batches; b++) {
             if (*stop) {
                 train_position here = {epoch, (uint64_t)(b * (size_t)cfg->batch), loss_sum,
-                                       (uint64_t)loss_n, seconds_now() - t0};
+                                       (uint64_t)loss_n, clock_seconds() - t0};
                 st = checkpoint_save_state(m, opt, &here, state_path);
                 *stopped = 1;
                 goto cleanup;
@@ -210,7 +204,7 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             loss_sum += l.total;
             loss_n++;
             if (cb && cb->progress) {
-                double dt = seconds_now() - t0;
+                double dt = clock_seconds() - t0;
                 train_progress p = {epoch,
                                     cfg->epochs,
                                     (b + 1) * (size_t)cfg->batch,
@@ -221,7 +215,7 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             }
         }
         pos = (train_position){0};
-        double seconds = seconds_now() - t0;
+        double seconds = clock_seconds() - t0;
         epoch_result r = {
             epoch + 1, lr,      loss_n ? loss_sum / (double)loss_n : (double)NAN,
             NAN,       NAN,     NAN,
