@@ -4,6 +4,10 @@
 # test_predictions.csv.
 # - Prediction crops as training did: the model records its crop, and `relage predict` on the
 #   original files gives the ages `relage eval --model --cache` gives on the cache, image by image.
+# - A run started from another model (--init) records its own training faces' crop, not the
+#   crop of the model it started from.
+# - relage export writes the model with 16-bit weights: about half the size, the same crop
+#   record, ages within 0.05 years of the float32 model's; bad arguments are refused.
 # - relage compare takes the run folders, groups them by model and runs the paired test over
 #   their per-image errors against the labels.
 set -euo pipefail
@@ -29,6 +33,27 @@ grep -q "none largest margin=0 square=0 size=48" "$model" || fail "the model doe
 "$relage" eval --model "$model" --cache "$dir/faces.rlg" --out "$dir/eval.csv" > /dev/null 2>&1
 (cd "$images" && "$relage" predict --model "$model" --csv --quiet \
     rgb.jpg gray.jpg cmyk.jpg exif6.png) > "$dir/predict.csv"
+"$relage" prepare --labels "$dir/labels.csv" --images "$images" --detector none --size 44 \
+    --out "$dir/faces44.rlg" --quiet > /dev/null
+"$relage" train --train "$dir/faces44.rlg" --out "$dir/init" --init "$model" --arch resnet18 \
+    --width 0.125 --input 40 --epochs 1 --batch 2 --quiet > /dev/null
+grep -q "none largest margin=0 square=0 size=44" "$dir/init/model.safetensors" ||
+    fail "a run from --init kept the crop of the model it started from"
+"$relage" export "$model" --out "$dir/half.safetensors" 2> /dev/null
+[ "$(stat -c %s "$dir/half.safetensors")" -lt "$(( $(stat -c %s "$model") * 6 / 10 ))" ] ||
+    fail "the f16 export is not smaller"
+grep -q "none largest margin=0 square=0 size=48" "$dir/half.safetensors" || fail "export lost the crop"
+"$relage" eval --model "$dir/half.safetensors" --cache "$dir/faces.rlg" --out "$dir/half.csv" \
+    > /dev/null 2>&1
+if "$relage" export "$model" --out "$dir/x.safetensors" --dtype f8 2> "$dir/err"; then
+    fail "export accepted --dtype f8"
+fi
+grep -q "f16, bf16 or f32" "$dir/err" || fail "export error: $(cat "$dir/err")"
+if "$relage" export "$dir/missing.safetensors" --out "$dir/x.safetensors" 2> "$dir/err"; then
+    fail "export of a missing model succeeded"
+fi
+grep -q "missing.safetensors" "$dir/err" || fail "export error: $(cat "$dir/err")"
+[ ! -e "$dir/x.safetensors" ] || fail "a failed export left a file"
 "$relage" compare "$dir/base" "$dir/rn" --labels "$dir/labels.csv" --json > "$dir/cmp.json"
 python3 - "$dir" <<'PY'
 import csv, json, sys
@@ -38,6 +63,8 @@ pr = {r["image"]: float(r["age"]) for r in csv.DictReader(open(f"{d}/predict.csv
 assert set(ev) == set(pr) and len(ev) == 4, (ev, pr)
 for k in ev:
     assert abs(ev[k] - pr[k]) < 0.01, (k, ev[k], pr[k])
+half = {r["file_name"]: float(r["predicted_age"]) for r in csv.DictReader(open(f"{d}/half.csv"))}
+assert set(half) == set(ev) and all(abs(half[k] - ev[k]) < 0.05 for k in ev), (half, ev)
 c = json.load(open(f"{d}/cmp.json"))
 assert [m["model"] for m in c["models"]] == ["resnet18_base", "resnet18_rn"], c
 t = c["tests"][0]

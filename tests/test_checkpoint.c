@@ -2,6 +2,7 @@
  * backbone (fc.* unexpected, heads missing, both reported); strict loads; and crafted bad files
  * (shape mismatch, wrong dtype, truncated, bad header, absurd sizes), each a clear error naming
  * the tensor or file, with the model left unchanged. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,43 @@ static void test_bad_files(void) {
     model_free(other);
 }
 
+/* checkpoint_save_as: weights (2+ dimensions) stored as F16 read back as their rounded values,
+ * the other tensors exactly; an I64 weight type is refused. */
+static void test_half_weights(void) {
+    model *a = tiny(HEAD_BASE);
+    perturb(a);
+    const char *path = temp_path("half.safetensors");
+    CHECK_OK(checkpoint_save_as(a, path, SAFETENSORS_F16));
+    CHECK_FAILS(checkpoint_save_as(a, temp_path("i64.safetensors"), SAFETENSORS_I64),
+                RELAGE_ERR_INVALID_ARG);
+    model *b = NULL;
+    CHECK_OK(checkpoint_open_model(&b, path, NULL, 1));
+    safetensors_file *f = NULL;
+    CHECK_OK(safetensors_open(&f, path));
+    for (size_t i = 0; b && f && i < a->n_tensors; i++) {
+        const model_tensor *t = &a->tensors[i];
+        const safetensors_tensor *s = safetensors_find(f, t->name);
+        if (t->kind == TENSOR_COUNTER) {
+            CHECK(s && s->dtype == SAFETENSORS_I64 &&
+                  b->counters[t->offset] == a->counters[t->offset]);
+            continue;
+        }
+        const float *want = model_tensor_data(a, t), *got = model_tensor_data(b, &b->tensors[i]);
+        CHECK(s && s->dtype == (t->ndim >= 2 ? SAFETENSORS_F16 : SAFETENSORS_F32));
+        /* Rounding to nearest moves a weight by at most half an F16 ulp: 2^-11 of it, or 2^-25
+         * below F16's normal range. */
+        int ok = 1;
+        for (size_t k = 0; k < t->numel; k++)
+            ok &= t->ndim >= 2 ? fabsf(got[k] - want[k]) <= 0x1p-11f * fabsf(want[k]) + 0x1p-25f
+                               : got[k] == want[k];
+        if (!ok) fprintf(stderr, "tensor %s differs\n", t->name);
+        CHECK(ok);
+    }
+    safetensors_close(f);
+    model_free(a);
+    model_free(b);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -233,6 +271,7 @@ int main(void) {
     test_round_trip();
     test_backbone_from_torchvision();
     test_bad_files();
+    test_half_weights();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

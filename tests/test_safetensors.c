@@ -7,6 +7,7 @@
 #endif
 
 #include <dirent.h>
+#include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -481,6 +482,49 @@ static void remove_temp_dir(void) {
     CHECK(rmdir(temp_dir) == 0);
 }
 
+/* Rounding to F16 and BF16 against NumPy's astype(float16) and PyTorch's to(bfloat16) on the
+ * same floats (ties to even, subnormals, overflow to infinity), and back through reading. */
+static void test_round_half(void) {
+    static const float values[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65519.0f, 65520.0f, 1e9f,
+                                   6.1e-5f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 1e-10f, 0.1f,
+                                   1.00146484375f, 1.00048828125f, 1.00146484375f, INFINITY,
+                                   -INFINITY, 3.3895314e38f};
+    static const uint16_t want_f16[] = {0x0000, 0x8000, 0x3c00, 0xc100, 0x7bff, 0x7bff, 0x7c00,
+                                        0x7c00, 0x03ff, 0x0001, 0x0000, 0x0001, 0x0000, 0x2e66,
+                                        0x3c02, 0x3c00, 0x3c02, 0x7c00, 0xfc00, 0x7c00};
+    static const uint16_t want_bf16[] = {0x0000, 0x8000, 0x3f80, 0xc020, 0x4780, 0x4780, 0x4780,
+                                         0x4e6e, 0x3880, 0x3380, 0x3300, 0x3300, 0x2edc, 0x3dcd,
+                                         0x3f80, 0x3f80, 0x3f80, 0x7f80, 0xff80, 0x7f7f};
+    enum { N = sizeof values / sizeof values[0] };
+    uint16_t got[N];
+    safetensors_round_half(SAFETENSORS_F16, got, values, N);
+    for (int i = 0; i < N; i++) CHECK_INT_EQ(got[i], want_f16[i]);
+    safetensors_round_half(SAFETENSORS_BF16, got, values, N);
+    for (int i = 0; i < N; i++) CHECK_INT_EQ(got[i], want_bf16[i]);
+    float nan = NAN;
+    safetensors_round_half(SAFETENSORS_F16, got, &nan, 1);
+    CHECK((got[0] & 0x7c00) == 0x7c00 && (got[0] & 0x3ff) != 0);
+    safetensors_round_half(SAFETENSORS_BF16, got, &nan, 1);
+    CHECK((got[0] & 0x7f80) == 0x7f80 && (got[0] & 0x7f) != 0);
+
+    /* Written as F16, read back as the rounded floats exactly. */
+    char path[256];
+    temp_path(path, sizeof path, "half.safetensors");
+    safetensors_round_half(SAFETENSORS_F16, got, values, N);
+    safetensors_writer *w = safetensors_writer_new();
+    int64_t shape[1] = {N};
+    CHECK_OK(safetensors_writer_add(w, "x", SAFETENSORS_F16, 1, shape, got));
+    CHECK_OK(safetensors_writer_save(w, path));
+    safetensors_writer_free(w);
+    safetensors_file *f = NULL;
+    float back[N];
+    CHECK_OK(safetensors_open(&f, path));
+    if (f) CHECK_OK(safetensors_read_f32(f, safetensors_find(f, "x"), back, N));
+    safetensors_close(f);
+    CHECK(back[2] == 1.0f && back[4] == 65504.0f && back[6] == INFINITY && back[9] == 0x1p-24f &&
+          back[14] == 1.001953125f && back[15] == 1.0f);
+}
+
 int main(void) {
     if (!mkdtemp(temp_dir)) {
         perror("mkdtemp");
@@ -490,6 +534,7 @@ int main(void) {
     test_crafted_valid();
     test_atomic_save();
     test_bad_files();
+    test_round_half();
     remove_temp_dir();
     return test_summary("test_safetensors");
 }

@@ -22,6 +22,7 @@ static void usage(FILE *out) {
             "  eval      MAE and epsilon-error of predictions, or of a model on a face cache\n"
             "  compare   models over seeds: mean, sd, Shapiro-Wilk, t-tests\n"
             "  explain   the pair heat map of one face (the paper's Figure 8)\n"
+            "  export    a model with 16-bit weights: the same model in half the size\n"
             "  bench     time the network's forward pass or training step on random data\n"
             "  version   print the version\n"
             "  help      print this help\n"
@@ -58,6 +59,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0) return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("relage %s\n", relage_version());
         return 0;

@@ -10,8 +10,23 @@
 
 static const char *const FORMAT = "relage-checkpoint";
 
-/* Fills w with the model's tensors and metadata. */
-static relage_status add_model(safetensors_writer *w, const model *m) {
+/* Adds a float tensor, rounded to dtype (F16, BF16) where that is not F32. */
+static relage_status add_float(safetensors_writer *w, const model *m, const model_tensor *t,
+                               safetensors_dtype dtype) {
+    const float *data = model_tensor_data(m, t);
+    if (dtype == SAFETENSORS_F32)
+        return safetensors_writer_add(w, t->name, dtype, t->ndim, t->shape, data);
+    uint16_t *half = malloc((t->numel ? t->numel : 1) * sizeof *half);
+    if (!half) return relage_fail(RELAGE_ERR_NOMEM, "no memory for tensor %s", t->name);
+    safetensors_round_half(dtype, half, data, t->numel);
+    relage_status st = safetensors_writer_add(w, t->name, dtype, t->ndim, t->shape, half);
+    free(half);
+    return st;
+}
+
+/* Fills w with the model's tensors and metadata; weights (2 or more dimensions) in dtype, the
+ * rest (biases, BatchNorm, counters) as they are. */
+static relage_status add_model(safetensors_writer *w, const model *m, safetensors_dtype dtype) {
     relage_status st = RELAGE_OK;
     for (size_t i = 0; i < m->n_tensors && st == RELAGE_OK; i++) {
         const model_tensor *t = &m->tensors[i];
@@ -19,8 +34,7 @@ static relage_status add_model(safetensors_writer *w, const model *m) {
             st = safetensors_writer_add(w, t->name, SAFETENSORS_I64, 0, t->shape,
                                         &m->counters[t->offset]);
         else
-            st = safetensors_writer_add(w, t->name, SAFETENSORS_F32, t->ndim, t->shape,
-                                        model_tensor_data(m, t));
+            st = add_float(w, m, t, t->ndim >= 2 ? dtype : SAFETENSORS_F32);
     }
     const model_config *c = &m->config;
     char width[32], input[16], hidden[16];
@@ -46,9 +60,15 @@ static relage_status add_model(safetensors_writer *w, const model *m) {
 }
 
 relage_status checkpoint_save(const model *m, const char *path) {
+    return checkpoint_save_as(m, path, SAFETENSORS_F32);
+}
+
+relage_status checkpoint_save_as(const model *m, const char *path, safetensors_dtype weights) {
+    if (weights == SAFETENSORS_I64)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "%s: weights must be F32, F16 or BF16", path);
     safetensors_writer *w = safetensors_writer_new();
     if (!w) return relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
-    relage_status st = add_model(w, m);
+    relage_status st = add_model(w, m, weights);
     if (st == RELAGE_OK) st = safetensors_writer_save(w, path);
     safetensors_writer_free(w);
     return st;
@@ -58,7 +78,7 @@ relage_status checkpoint_save_state(const model *m, const optimizer *opt, const 
                                     const char *path) {
     safetensors_writer *w = safetensors_writer_new();
     if (!w) return relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
-    relage_status st = add_model(w, m);
+    relage_status st = add_model(w, m, SAFETENSORS_F32);
     int64_t shape[1] = {(int64_t)(2 * opt->n)};
     static const char *const KEYS[6] = {"train_epoch",    "train_next_sample",  "optimizer_step",
                                         "train_loss_sum", "train_loss_batches", "train_seconds"};

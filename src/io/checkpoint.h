@@ -26,6 +26,11 @@ typedef struct checkpoint_report {
  * the metadata, atomically: on failure an existing file at path is left unchanged. */
 relage_status checkpoint_save(const model *m, const char *path);
 
+/* The same with the weights (tensors of 2 or more dimensions: convolutions, fully connected
+ * layers) rounded to F16 or BF16 (safetensors_round_half), for a smaller file; biases,
+ * BatchNorm parameters and statistics stay F32. Loading reads either. */
+relage_status checkpoint_save_as(const model *m, const char *path, safetensors_dtype weights);
+
 /* Where a training run stands: the epoch to run next (0-based), its first sample not yet
  * trained on, and the running loss and time of that epoch's batches already done, so that a
  * resumed epoch logs the same loss as an uninterrupted one. */

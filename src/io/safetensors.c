@@ -146,6 +146,36 @@ static float f32_from_f16(uint16_t half) {
     return f32_from_bits(sign | exponent << 23 | (mantissa & 0x3ffu) << 13);
 }
 
+static uint32_t bits_of(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    return bits;
+}
+
+static uint16_t f16_from_f32(float value) {
+    uint32_t x = bits_of(value), sign = (x >> 16) & 0x8000u, magnitude = x & 0x7fffffffu;
+    if (magnitude > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | (magnitude >> 13 & 0x3ffu));
+    if (magnitude >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* 65520 and up, infinity */
+    if (magnitude >= 0x38800000u) { /* normal in F16 (2^-14 and up): rebias, round at bit 13 */
+        uint32_t rounded = magnitude + 0xfffu + (magnitude >> 13 & 1u);
+        return (uint16_t)(sign | (rounded - 0x38000000u) >> 13);
+    }
+    /* Subnormal or zero: a count of 2^-24 units; scaling by 2^24 is exact and nearbyintf rounds
+     * half to even in the default rounding mode. 1024 units is the smallest normal, 0x400. */
+    return (uint16_t)(sign | (uint32_t)nearbyintf(f32_from_bits(magnitude) * 16777216.0f));
+}
+
+static uint16_t bf16_from_f32(float value) {
+    uint32_t x = bits_of(value);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(x >> 16 | 0x40u);
+    return (uint16_t)((x + 0x7fffu + (x >> 16 & 1u)) >> 16);
+}
+
+void safetensors_round_half(safetensors_dtype dtype, uint16_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dtype == SAFETENSORS_BF16 ? bf16_from_f32(src[i]) : f16_from_f32(src[i]);
+}
+
 /* Writes "[d0, d1, ...]" into text, which holds SHAPE_TEXT_BYTES. */
 static void format_shape(char *text, int ndim, const int64_t *shape) {
     size_t used = (size_t)snprintf(text, SHAPE_TEXT_BYTES, "[");

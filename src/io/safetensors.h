@@ -80,6 +80,11 @@ relage_status safetensors_load_f32(const safetensors_file *file, const char *nam
 
 /* ---- writing ---- */
 
+/* Rounds src[0..n) to dtype (F16 or BF16) to nearest, ties to even, into dst as bit patterns:
+ * F16 subnormals are kept, magnitudes from 65520 up become infinities, NaNs stay (quiet) NaNs.
+ * Reading the result with safetensors_read_f32 gives the rounded values back exactly. */
+void safetensors_round_half(safetensors_dtype dtype, uint16_t *dst, const float *src, size_t n);
+
 typedef struct safetensors_writer safetensors_writer;
 
 /* An empty writer; NULL with the error set (RELAGE_ERR_NOMEM) if allocation fails. */

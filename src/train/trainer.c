@@ -141,8 +141,6 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
         (st = face_cache_open(&train_cache, cfg->train_cache)) != RELAGE_OK ||
         (st = loader_init(&train, train_cache, cfg->model.input, cfg->seed)) != RELAGE_OK)
         goto cleanup;
-    const face_cache_info *faces = face_cache_info_of(train_cache);
-    snprintf(m->crop, sizeof m->crop, "%s %s size=%u", faces->detector, faces->policy, faces->size);
     if (cfg->val_cache && ((st = face_cache_open(&val_cache, cfg->val_cache)) != RELAGE_OK ||
                            (st = loader_init(&val, val_cache, cfg->model.input, 0)) != RELAGE_OK))
         goto cleanup;
@@ -165,6 +163,9 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
         path_in(log, sizeof log, cfg->out_dir, "log.jsonl");
         remove(log);
     }
+    /* The crop record comes from the training faces, whatever an --init checkpoint recorded. */
+    const face_cache_info *faces = face_cache_info_of(train_cache);
+    snprintf(m->crop, sizeof m->crop, "%s %s size=%u", faces->detector, faces->policy, faces->size);
     size_t in = (size_t)cfg->model.input, per = 3 * in * in;
     images = malloc((size_t)cfg->batch * per * sizeof(float));
     ages = malloc((size_t)cfg->batch * sizeof(float));
