@@ -1,15 +1,16 @@
 #!/bin/bash
 # The default model, from the face caches made by prepare.sh (run in the same folder):
-#   RELAGE=build/relage INIT=../utk128/r18-base-s1/model.safetensors train.sh
-# 1. adapt the utk128 parity model (ResNet-18, 20 epochs on whole UTKFace images) to MTCNN crops
-#    of UTKFace + All-Age-Faces train (real ages), AdamW as the reference's better recipe;
+#   RELAGE=build/relage INIT=init-parity-ep7.safetensors train.sh
+# 1. adapt a utk128 parity model (ResNet-18 trained on whole UTKFace train images, the paper's
+#    recipe; the shipped model started from its epoch 7 of 20) to MTCNN crops of UTKFace +
+#    All-Age-Faces train (real ages), with AdamW, the reference's better recipe;
 # 2. fine-tune on 785 APPA-REAL dev faces (apparent ages);
 # 3. store the weights as float16 (relage export) and evaluate both files on the held-out
 #    APPA-REAL faces, the UTKFace test split and the All-Age-Faces val split (eval-*.json).
 # Each step is skipped when its output exists, and training resumes where it stopped.
 set -euo pipefail
 R=${RELAGE:-relage}
-INIT=${INIT:-../utk128/r18-base-s1/model.safetensors}
+INIT=${INIT:-init-parity-ep7.safetensors}
 train() { # OUT ARGS...
   local out=$1
   shift
@@ -19,8 +20,8 @@ train() { # OUT ARGS...
   $R train --arch resnet18 --input 112 --head base --optimizer adamw --weight-decay 5e-4 \
     --schedule cosine --seed 1 --out "$out" "${resume[@]}" "$@"
 }
-train pretrain-r18 --train pretrain.rlg --val utk_val.rlg --test utk_test.rlg --init "$INIT" \
-  --lr 3e-4 --epochs 4 --batch 30 --protocol default-pretrain
+train pretrain-r18 --train pretrain.rlg --val utk_val.rlg --init "$INIT" \
+  --lr 3e-4 --epochs 5 --batch 30 --protocol default-pretrain
 train finetune-r18 --train appa_finetune.rlg --val appa_heldout.rlg \
   --init pretrain-r18/model.safetensors --lr 1e-4 --epochs 10 --batch 32 \
   --protocol default-finetune
