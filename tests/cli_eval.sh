@@ -33,6 +33,24 @@ JSON
 check "compare exits 0" "[ $? -eq 0 ]"
 # per-image mean |error|: base (1.5, 1, 2) vs rn (2.5, 3.5, 4.5): scipy ttest_rel p = 0.0572
 check "paired test over per-image errors" "grep -q '\"paired_p\":0.057191' '$out/cmp.json'"
+# Epsilon over seeds where every run of a model recorded it (x, y); z lacks it in one run.
+cat > "$out/eps.json" <<'JSON'
+{"runs": {
+ "x1": {"arch": "resnet18", "head": "base", "seed": 1, "epochs": [{"test_mae": 5.0, "test_eps": 0.40}]},
+ "x2": {"arch": "resnet18", "head": "base", "seed": 2, "epochs": [{"test_mae": 5.2, "test_eps": 0.42}]},
+ "x3": {"arch": "resnet18", "head": "base", "seed": 3, "epochs": [{"test_mae": 5.1, "test_eps": 0.45}]},
+ "y1": {"arch": "resnet18", "head": "rn", "seed": 1, "epochs": [{"test_mae": 5.4, "test_eps": 0.44}]},
+ "y2": {"arch": "resnet18", "head": "rn", "seed": 2, "epochs": [{"test_mae": 5.3, "test_eps": 0.47}]},
+ "y3": {"arch": "resnet18", "head": "rn", "seed": 3, "epochs": [{"test_mae": 5.5, "test_eps": 0.46}]},
+ "z1": {"arch": "resnet18", "head": "rng", "seed": 1, "epochs": [{"test_mae": 5.6, "test_eps": 0.5}]},
+ "z2": {"arch": "resnet18", "head": "rng", "seed": 2, "epochs": [{"test_mae": 5.7}]}}}
+JSON
+"$relage" compare "$out/eps.json" --json --kde-eps "$out/eps.png" > "$out/eps_cmp.json"
+check "compare with epsilon exits 0" "[ $? -eq 0 ] && [ -s '$out/eps.png' ]"
+# scipy: shapiro(x eps) W 0.986842 p 0.780440; ttest_ind(x, y) t -1.961161 p 0.121393, Welch p 0.136360
+check "epsilon mean, sd and Shapiro-Wilk" "grep -q '\"eps_mean\":0.4233,\"eps_sd\":0.0252,\"eps_shapiro_w\":0.98684[12],\"eps_shapiro_p\":0.78044' '$out/eps_cmp.json'"
+check "epsilon t-tests" "grep -q '\"eps_student_t\":-1.961161,\"eps_student_df\":4.0000,\"eps_student_p\":0.121393,\"eps_welch_t\":-1.961161,\"eps_welch_df\":[0-9.]*,\"eps_welch_p\":0.13636' '$out/eps_cmp.json'"
+check "no epsilon for a model missing it in a run" "! grep -q 'rng\",\"n\":2,\"mae\":\[[0-9.,]*\],[^}]*eps' '$out/eps_cmp.json'"
 printf '{"runs": 3}' > "$out/bad.json"
 "$relage" compare "$out/bad.json" 2> /dev/null
 check "a bad runs file exits 1" "[ $? -eq 1 ]"

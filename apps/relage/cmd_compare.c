@@ -16,22 +16,40 @@
 #include "eval/stats.h"
 #include "inputs.h"
 
-typedef struct model_group {
-    const char *name;
-    double *mae;
+/* The two metrics a run records: test MAE, and test epsilon where the labels carry the votes'
+ * standard deviations. */
+enum { MAE, EPS, METRICS };
+static const char *const METRIC_KEY[METRICS] = {"mae", "eps"};
+static const char *const METRIC_NAME[METRICS] = {"MAE", "epsilon"};
+
+/* One metric of one model over its seeds; n is 0 unless every run of the model recorded it. */
+typedef struct metric_stats {
+    double *v;
     size_t n;
     double mean, sd, w, p; /* w, p NAN when n < 3 */
-    double *image_error;   /* mean |error| per label over the model's runs, or NULL */
+} metric_stats;
+
+typedef struct model_group {
+    const char *name;
+    size_t runs;
+    metric_stats m[METRICS];
+    double *image_error; /* mean |error| per label over the model's runs, or NULL */
 } model_group;
 
 static void compare_usage(FILE *out) {
-    fprintf(out, "usage: relage compare RUNS.json... [--labels FILE] [--json] [--kde PNG]\n"
+    fprintf(out, "usage: relage compare RUNS.json|RUN_DIR... [--labels FILE] [--json] [--kde PNG]\n"
+                 "                [--kde-eps PNG]\n"
                  "\n"
-                 "  --labels FILE  true ages of the test images (any label format relage eval\n"
-                 "                 reads), for the paired test over per-image errors\n"
-                 "  --json         one JSON object\n"
-                 "  --kde PNG      draw the kernel density of each model's MAE over seeds\n"
-                 "                 (models with 2 or more seeds)\n");
+                 "  --labels FILE   true ages of the test images (any label format relage eval\n"
+                 "                  reads), for the paired test over per-image errors\n"
+                 "  --json          one JSON object\n"
+                 "  --kde PNG       draw the kernel density of each model's MAE over seeds\n"
+                 "                  (models with 2 or more seeds)\n"
+                 "  --kde-eps PNG   the same for the epsilon-error (models whose runs recorded\n"
+                 "                  it: test sets with the votes' standard deviations)\n"
+                 "\n"
+                 "Epsilon statistics and t-tests are shown for the models whose every run\n"
+                 "recorded a test epsilon.\n");
 }
 
 typedef struct named {
@@ -121,9 +139,66 @@ none:
     return NULL;
 }
 
+/* Mean, standard deviation and Shapiro-Wilk (3 or more values) of one metric. */
+static void summarise(metric_stats *m) {
+    m->mean = stats_mean(m->v, m->n);
+    m->sd = stats_sd(m->v, m->n);
+    m->w = m->p = NAN;
+    if (m->n >= 3 && stats_shapiro_wilk(m->v, m->n, &m->w, &m->p) != RELAGE_OK)
+        m->w = m->p = NAN;
+}
+
+/* Student's and Welch's t-tests of one metric between two models (NAN without 2 seeds each). */
+static void two_sample_tests(const metric_stats *x, const metric_stats *y, ttest_result *student,
+                             ttest_result *welch) {
+    *student = *welch = (ttest_result){NAN, NAN, NAN};
+    if (x->n < 2 || y->n < 2) return;
+    if (stats_ttest_student(x->v, x->n, y->v, y->n, student) != RELAGE_OK)
+        *student = (ttest_result){NAN, NAN, NAN};
+    if (stats_ttest_welch(x->v, x->n, y->v, y->n, welch) != RELAGE_OK)
+        *welch = (ttest_result){NAN, NAN, NAN};
+}
+
+/* ,"KEY":[...],"KEY_mean":M,"KEY_sd":S,"KEY_shapiro_w":W,"KEY_shapiro_p":P (MAE's keys as
+ * before: "mae", "mae_mean", ..., "shapiro_w", "shapiro_p"). */
+static void print_metric_json(const char *key, const metric_stats *m) {
+    int mae = strcmp(key, "mae") == 0;
+    printf(",\"%s\":[", key);
+    for (size_t i = 0; i < m->n; i++) printf("%s%.4f", i ? "," : "", m->v[i]);
+    printf("],\"%s_mean\":%.4f,\"%s_sd\":%.4f,\"%s%sshapiro_w\":", key, m->mean, key, m->sd,
+           mae ? "" : key, mae ? "" : "_");
+    json_write_number(stdout, m->w, 6);
+    printf(",\"%s%sshapiro_p\":", mae ? "" : key, mae ? "" : "_");
+    json_write_number(stdout, m->p, 6);
+}
+
+static void print_test_json(const char *name, const ttest_result *t) {
+    printf(",\"%s_t\":", name);
+    json_write_number(stdout, t->t, 6);
+    printf(",\"%s_df\":", name);
+    json_write_number(stdout, t->df, 4);
+    printf(",\"%s_p\":", name);
+    json_write_number(stdout, t->p, 6);
+}
+
+/* One table row per model with the metric recorded. */
+static void print_metric_table(const char *name, int k, const model_group *groups, size_t n) {
+    char mean[32], sd[32];
+    snprintf(mean, sizeof mean, "%s mean", name);
+    snprintf(sd, sizeof sd, "%s sd", name);
+    printf("%s%-24s %5s %12s %12s %9s %9s\n", k ? "\n" : "", "model", "seeds", mean, sd, "SW W",
+           "SW p");
+    for (size_t g = 0; g < n; g++) {
+        const metric_stats *m = &groups[g].m[k];
+        if (m->n)
+            printf("%-24s %5zu %12.4f %12.4f %9.4f %9.4f\n", groups[g].name, m->n, m->mean, m->sd,
+                   m->w, m->p);
+    }
+}
+
 int cmd_compare(int argc, char **argv) {
     int json = 0, rc = 1;
-    const char *labels_path = NULL, *kde_path = NULL;
+    const char *labels_path = NULL, *kde_path = NULL, *kde_eps_path = NULL;
     run_set runs = {0};
     label_set labels = {0};
     model_group *groups = NULL;
@@ -139,6 +214,8 @@ int cmd_compare(int argc, char **argv) {
             labels_path = argv[++i];
         } else if (strcmp(argv[i], "--kde") == 0 && i + 1 < argc) {
             kde_path = argv[++i];
+        } else if (strcmp(argv[i], "--kde-eps") == 0 && i + 1 < argc) {
+            kde_eps_path = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "relage compare: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
@@ -163,121 +240,116 @@ int cmd_compare(int argc, char **argv) {
     }
     groups = calloc(runs.n + 1, sizeof *groups);
     for (size_t r = 0; groups && r < runs.n; r++) {
+        const run_result *run = &runs.runs[r];
         size_t g = 0;
-        while (g < n_groups && strcmp(groups[g].name, runs.runs[r].model)) g++;
+        while (g < n_groups && strcmp(groups[g].name, run->model)) g++;
         if (g == n_groups) {
-            groups[n_groups].name = runs.runs[r].model;
-            groups[n_groups++].mae = calloc(runs.n, sizeof(double));
+            groups[n_groups].name = run->model;
+            for (int k = 0; k < METRICS; k++)
+                groups[n_groups].m[k].v = calloc(runs.n, sizeof(double));
+            n_groups++;
         }
-        if (groups[g].mae) groups[g].mae[groups[g].n++] = runs.runs[r].test_mae;
+        model_group *m = &groups[g];
+        m->runs++;
+        if (m->m[MAE].v) m->m[MAE].v[m->m[MAE].n++] = run->test_mae;
+        if (m->m[EPS].v && isfinite(run->test_eps)) m->m[EPS].v[m->m[EPS].n++] = run->test_eps;
     }
+    int any_eps = 0;
     for (size_t g = 0; g < n_groups; g++) {
         model_group *m = &groups[g];
-        m->mean = stats_mean(m->mae, m->n);
-        m->sd = stats_sd(m->mae, m->n);
-        m->w = m->p = NAN;
-        if (m->n >= 3 && stats_shapiro_wilk(m->mae, m->n, &m->w, &m->p) != RELAGE_OK)
-            m->w = m->p = NAN;
+        if (m->m[EPS].n != m->runs) m->m[EPS].n = 0; /* only where every run recorded it */
+        any_eps |= m->m[EPS].n > 0;
+        for (int k = 0; k < METRICS; k++) summarise(&m->m[k]);
         m->image_error = image_errors(&runs, m->name, &labels, &paired);
     }
-    if (json)
+    if (json) {
         printf("{\"models\":[");
-    else
-        printf("%-24s %5s %9s %9s %9s %9s\n", "model", "seeds", "MAE mean", "MAE sd", "SW W",
-               "SW p");
-    for (size_t g = 0; g < n_groups; g++) {
-        const model_group *m = &groups[g];
-        if (json) {
+        for (size_t g = 0; g < n_groups; g++) {
+            const model_group *m = &groups[g];
             printf("%s{\"model\":", g ? "," : "");
             json_write_string(stdout, m->name);
-            printf(",\"n\":%zu,\"mae\":[", m->n);
-            for (size_t i = 0; i < m->n; i++) printf("%s%.4f", i ? "," : "", m->mae[i]);
-            printf("],\"mae_mean\":%.4f,\"mae_sd\":%.4f,\"shapiro_w\":", m->mean, m->sd);
-            json_write_number(stdout, m->w, 6);
-            printf(",\"shapiro_p\":");
-            json_write_number(stdout, m->p, 6);
+            printf(",\"n\":%zu", m->runs);
+            for (int k = 0; k < METRICS; k++)
+                if (m->m[k].n) print_metric_json(METRIC_KEY[k], &m->m[k]);
             printf("}");
-        } else {
-            printf("%-24s %5zu %9.4f %9.4f %9.4f %9.4f\n", m->name, m->n, m->mean, m->sd, m->w,
-                   m->p);
         }
-    }
-    if (json)
         printf("],\"tests\":[");
-    else
-        printf("\n%-24s %-24s %9s %9s %9s %9s %9s\n", "model A", "model B", "Student t", "p",
-               "Welch t", "p", "paired p");
+    } else {
+        for (int k = 0; k < METRICS; k++)
+            if (k == MAE || any_eps) print_metric_table(METRIC_NAME[k], k, groups, n_groups);
+        printf("\n%-24s %-24s %-7s %9s %9s %9s %9s %9s\n", "model A", "model B", "metric",
+               "Student t", "p", "Welch t", "p", "paired p");
+    }
     int first = 1;
     size_t skipped = 0;
     for (size_t a = 0; a < n_groups; a++)
         for (size_t b = a + 1; b < n_groups; b++) {
             const model_group *x = &groups[a], *y = &groups[b];
-            ttest_result s = {NAN, NAN, NAN}, w = {NAN, NAN, NAN}, pr = {NAN, NAN, NAN};
-            if (x->n >= 2 && y->n >= 2) {
-                if (stats_ttest_student(x->mae, x->n, y->mae, y->n, &s) != RELAGE_OK)
-                    s = (ttest_result){NAN, NAN, NAN};
-                if (stats_ttest_welch(x->mae, x->n, y->mae, y->n, &w) != RELAGE_OK)
-                    w = (ttest_result){NAN, NAN, NAN};
-            }
+            ttest_result t[METRICS][2], pr = {NAN, NAN, NAN};
+            for (int k = 0; k < METRICS; k++)
+                two_sample_tests(&x->m[k], &y->m[k], &t[k][0], &t[k][1]);
             if (x->image_error && y->image_error &&
                 stats_ttest_paired(x->image_error, y->image_error, paired.n, &pr) != RELAGE_OK)
                 pr = (ttest_result){NAN, NAN, NAN};
-            if (!json && isnan(s.p) && isnan(pr.p)) {
-                skipped++;
-                continue;
-            }
             if (!json) {
-                printf("%-24s %-24s %9.4f %9.4f %9.4f %9.4f %9.4f\n", x->name, y->name, s.t, s.p,
-                       w.t, w.p, pr.p);
+                if (isnan(t[MAE][0].p) && isnan(pr.p)) {
+                    skipped++;
+                    continue;
+                }
+                for (int k = 0; k < METRICS; k++)
+                    if (k == MAE || !isnan(t[k][0].p))
+                        printf("%-24s %-24s %-7s %9.4f %9.4f %9.4f %9.4f %9.4f\n", x->name,
+                               y->name, METRIC_NAME[k], t[k][0].t, t[k][0].p, t[k][1].t,
+                               t[k][1].p, k == MAE ? pr.p : (double)NAN);
                 continue;
             }
             printf("%s{\"a\":", first ? "" : ",");
             json_write_string(stdout, x->name);
             printf(",\"b\":");
             json_write_string(stdout, y->name);
-            const ttest_result *t[3] = {&s, &w, &pr};
-            static const char *const names[3] = {"student", "welch", "paired"};
-            for (int k = 0; k < 3; k++) {
-                printf(",\"%s_t\":", names[k]);
-                json_write_number(stdout, t[k]->t, 6);
-                printf(",\"%s_df\":", names[k]);
-                json_write_number(stdout, t[k]->df, 4);
-                printf(",\"%s_p\":", names[k]);
-                json_write_number(stdout, t[k]->p, 6);
+            print_test_json("student", &t[MAE][0]);
+            print_test_json("welch", &t[MAE][1]);
+            print_test_json("paired", &pr);
+            if (x->m[EPS].n && y->m[EPS].n) {
+                print_test_json("eps_student", &t[EPS][0]);
+                print_test_json("eps_welch", &t[EPS][1]);
             }
             printf("}");
             first = 0;
         }
     if (json)
         printf("]}\n");
-    else
+    else if (skipped)
         printf("(%zu pairs without a test are not shown: a t-test needs 2 seeds per model, the "
-               "paired test per-image predictions and --labels)\n%s",
-               skipped, "");
+               "paired test per-image predictions and --labels)\n",
+               skipped);
     if (!json && paired.n)
         printf("paired tests over the %zu labelled images every run with per-image predictions "
                "predicted\n",
                paired.n);
     rc = 0;
-    if (kde_path) {
+    const char *kde[METRICS] = {kde_path, kde_eps_path};
+    static const char *const TITLE[METRICS] = {"Test MAE over seeds", "Test epsilon over seeds"};
+    static const char *const AXIS[METRICS] = {"MAE (years)", "epsilon-error"};
+    for (int k = 0; k < METRICS; k++) {
+        if (!kde[k]) continue;
         const char *names[64];
         const double *values[64];
-        size_t counts[64], k = 0;
-        for (size_t g = 0; g < n_groups && k < 64; g++)
-            if (groups[g].n >= 2 && groups[g].sd > 0) {
-                names[k] = groups[g].name;
-                values[k] = groups[g].mae;
-                counts[k++] = groups[g].n;
+        size_t counts[64], n = 0;
+        for (size_t g = 0; g < n_groups && n < 64; g++)
+            if (groups[g].m[k].n >= 2 && groups[g].m[k].sd > 0) {
+                names[n] = groups[g].name;
+                values[n] = groups[g].m[k].v;
+                counts[n++] = groups[g].m[k].n;
             }
-        if (figure_kde(kde_path, "Test MAE over seeds", "MAE (years)", names, values, counts, k) !=
-            RELAGE_OK) {
-            fprintf(stderr, "relage compare: %s: %s\n", kde_path, relage_last_error());
+        if (figure_kde(kde[k], TITLE[k], AXIS[k], names, values, counts, n) != RELAGE_OK) {
+            fprintf(stderr, "relage compare: %s: %s\n", kde[k], relage_last_error());
             rc = 1;
         }
     }
 cleanup:
     for (size_t g = 0; g < n_groups; g++) {
-        free(groups[g].mae);
+        for (int k = 0; k < METRICS; k++) free(groups[g].m[k].v);
         free(groups[g].image_error);
     }
     free(groups);
