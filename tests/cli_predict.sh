@@ -1,7 +1,7 @@
 #!/bin/bash
 # relage predict end to end on a random model (made by relage bench --save) with the cascade
 # detector (Debian's opencv-data): the table, JSON lines, CSV, --dist, @LIST, --draw, a bad
-# file (reported, skipped, exit code 1), and the installed API example built with pkg-config.
+# file (reported, skipped, exit code 1). (CI builds the installed API example with pkg-config.)
 set -euo pipefail
 relage=$1
 examples=$2
