@@ -43,8 +43,21 @@ static void test_apply(void) {
     CHECK(r[0][0] == -30 && r[0][1] == 0 && r[0][2] == 90 && r[0][3] == 120);
 }
 
+/* Cascade boxes as MTCNN's: the centre kept, 0.818 of the width, 1.019 of the height. */
+static void test_as_mtcnn(void) {
+    face_detection f[2] = {{.box = {100, 50, 200, 150}}, {.box = {0, 0, 10, 20}}};
+    face_boxes_as_mtcnn(f, 2);
+    CHECK_NEAR(f[0].box[0], 109.1, 1e-4);
+    CHECK_NEAR(f[0].box[1], 49.05, 1e-4);
+    CHECK_NEAR(f[0].box[2], 190.9, 1e-4);
+    CHECK_NEAR(f[0].box[3], 150.95, 1e-4);
+    CHECK_NEAR(f[1].box[0], 0.91, 1e-5);
+    CHECK_NEAR(f[1].box[3], 20.19, 1e-4);
+}
+
 int main(void) {
     test_format_parse();
     test_apply();
+    test_as_mtcnn();
     return test_summary("test_detector");
 }

@@ -21,6 +21,7 @@
 struct relage_predictor {
     model *m;
     detector *det; /* NULL: the whole image is the face */
+    int as_mtcnn;  /* the cascade stands in for MTCNN: its boxes are reshaped like MTCNN's */
     face_policy policy;
     int size; /* crop side before the evaluation transform */
     relage_predictor_options opt;
@@ -78,8 +79,9 @@ static relage_status open_detector(relage_predictor *p, const char *trained, cha
         snprintf(warning, wsize,
                  "; warning: the model was trained on MTCNN crops but no MTCNN weights were "
                  "found (--mtcnn DIR or RELAGE_MTCNN; scripts/get-mtcnn-weights), so faces are "
-                 "found with the cascade and cropped differently");
+                 "found with the cascade, their boxes reshaped like MTCNN's");
         kind = DETECTOR_CASCADE;
+        p->as_mtcnn = 1;
     }
     return detector_open(&p->det, kind, p->opt.mtcnn_dir, NULL);
 }
@@ -182,12 +184,23 @@ static relage_status predict_image(relage_predictor *p, const image *img, relage
     return st;
 }
 
+/* The faces of img as the model's training crops had them (none without a detector). */
+static relage_status find_faces(const relage_predictor *p, const image *img,
+                                face_detection **faces, size_t *n_faces) {
+    *faces = NULL;
+    *n_faces = 0;
+    if (!p->det) return RELAGE_OK;
+    relage_status st = detector_detect(p->det, img, faces, n_faces);
+    if (st == RELAGE_OK && p->as_mtcnn) face_boxes_as_mtcnn(*faces, *n_faces);
+    return st;
+}
+
 static relage_status predict_faces(relage_predictor *p, const image *img, relage_result *out) {
     memset(out, 0, sizeof *out);
     face_detection *faces = NULL;
     size_t n_faces = 0;
-    relage_status st = RELAGE_OK;
-    if (p->det && (st = detector_detect(p->det, img, &faces, &n_faces)) != RELAGE_OK) return st;
+    relage_status st = find_faces(p, img, &faces, &n_faces);
+    if (st != RELAGE_OK) return st;
     size_t cap = (size_t)p->opt.max_faces;
     float(*regions)[4] = malloc(cap * sizeof *regions);
     out->faces = calloc(cap, sizeof *out->faces);
@@ -293,7 +306,7 @@ relage_status predictor_face_input(relage_predictor *p, const char *path, image 
     face_policy largest = p->policy;
     largest.all = 0;
     relage_status st = image_load(&img, path, NULL);
-    if (st == RELAGE_OK && p->det) st = detector_detect(p->det, &img, &faces, &n_faces);
+    if (st == RELAGE_OK) st = find_faces(p, &img, &faces, &n_faces);
     if (st == RELAGE_OK) {
         face_policy_apply(&largest, faces, n_faces, img.width, img.height, &region, 1, &whole);
         st = face_crop(face, &img, region, p->size);

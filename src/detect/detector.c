@@ -139,6 +139,18 @@ relage_status detector_detect(const detector *d, const image *img, face_detectio
     return RELAGE_OK;
 }
 
+void face_boxes_as_mtcnn(face_detection *faces, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float *b = faces[i].box;
+        float cx = 0.5f * (b[0] + b[2]), cy = 0.5f * (b[1] + b[3]);
+        float hw = 0.5f * 0.818f * (b[2] - b[0]), hh = 0.5f * 1.019f * (b[3] - b[1]);
+        b[0] = cx - hw;
+        b[1] = cy - hh;
+        b[2] = cx + hw;
+        b[3] = cy + hh;
+    }
+}
+
 void face_region(const float box[4], float margin, int square, float region[4]) {
     float w = box[2] - box[0], h = box[3] - box[1], side = w > h ? w : h;
     float grow = margin * side;
