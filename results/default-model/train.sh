@@ -26,12 +26,16 @@ train finetune-r18 --train appa_finetune.rlg --val appa_heldout.rlg \
   --init pretrain-r18/model.safetensors --lr 1e-4 --epochs 10 --batch 32 \
   --protocol default-finetune
 $R export finetune-r18/model.safetensors --out relage-default.safetensors --dtype f16
-for m in finetune-r18/model.safetensors relage-default.safetensors pretrain-r18/model.safetensors; do
-  tag=$(basename "$(dirname "$m")")
-  [ "$tag" = . ] && tag=f16
-  for c in appa_heldout utk_test aaf_val; do
+evaluate() { # TAG MODEL CACHE...
+  local tag=$1 m=$2
+  shift 2
+  for c in "$@"; do
     [ -s "eval-$tag-$c.json" ] || $R eval --model "$m" --cache "$c.rlg" --json > "eval-$tag-$c.json"
   done
-done
-$R eval --model relage-default.safetensors --cache appa_heldout.rlg --flip --json \
-  > eval-f16-appa_heldout-flip.json
+}
+evaluate f16 relage-default.safetensors appa_heldout utk_test aaf_val
+evaluate finetune-r18 finetune-r18/model.safetensors appa_heldout utk_test
+evaluate pretrain-r18 pretrain-r18/model.safetensors appa_heldout utk_test
+[ -s eval-f16-appa_heldout-flip.json ] ||
+  $R eval --model relage-default.safetensors --cache appa_heldout.rlg --flip --json \
+    > eval-f16-appa_heldout-flip.json
