@@ -45,7 +45,8 @@ static void train_usage(FILE *out) {
             "  --resume            continue DIR/state.safetensors\n"
             "  --threads N         threads (default: all cores)\n"
             "  --backend NAME      dnnl (default: oneDNN) or ref (plain C, the oracle)\n"
-            "  --precision NAME    fp32 (default); bf16 is refused where unsupported\n"
+            "  --precision NAME    fp32 (default) or bf16 (the trunk on dnnl, on CPUs with\n"
+            "                      AVX512-BF16 or AMX; fp32 master weights; refused elsewhere)\n"
             "  --quiet             no progress\n");
 }
 

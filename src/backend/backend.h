@@ -20,6 +20,7 @@ typedef enum backend_precision { PRECISION_FP32, PRECISION_BF16 } backend_precis
 
 typedef struct backend {
     const char *name;
+    backend_precision precision; /* of the trunk's activations and weights; fp32 in ref */
     void (*conv2d_forward)(float *out, const float *inp, const float *weight, const float *bias,
                            const conv2d_shape *s, float *scratch);
     void (*conv2d_backward_data)(float *dinp, const float *dout, const float *weight,
@@ -68,8 +69,10 @@ typedef struct backend {
 /* The reference backend: plain C, OpenMP. */
 const backend *backend_ref(void);
 
-/* The oneDNN backend (dnnl.c): ref's per-op kernels plus a planned trunk. bf16 is refused with
- * RELAGE_ERR_UNSUPPORTED naming the CPU's ISA. */
+/* The oneDNN backend (dnnl.c): ref's per-op kernels plus a planned trunk. In bf16 the trunk's
+ * activations and weights are bf16 (fp32 accumulation, fp32 master weights, gradients and
+ * optimiser state; the head stays fp32); refused with RELAGE_ERR_UNSUPPORTED naming the CPU's
+ * ISA where it has neither AVX512-BF16 nor AMX. */
 relage_status backend_dnnl(const backend **out, backend_precision precision);
 
 /* "ref" or "dnnl", "fp32" or "bf16"; RELAGE_ERR_INVALID_ARG listing the choices, or the

@@ -12,7 +12,11 @@
  *
  * Inference plan: BatchNorm folded into the convolution weights and a bias, ReLU as an eltwise
  * post-op, the residual add as a sum post-op into the shortcut's buffer; folded weights are made
- * once per change of the model's parameters (model->generation). */
+ * once per change of the model's parameters (model->generation).
+ *
+ * bf16: the same plans with bf16 activations and weights (reordered from the fp32 masters) in
+ * channels-last (nhwc), the layout of oneDNN's AMX kernels; weight gradients, BatchNorm statistics
+ * and the convolution bias (inference) stay fp32, and so does everything at the edges. */
 #include <math.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -67,6 +71,8 @@ typedef struct unit_plan {
 
 typedef struct plan {
     int B, training;
+    dnnl_data_type_t dt;  /* of activations and weights: f32 or bf16 */
+    dnnl_format_tag_t act; /* activation layout asked for: any (f32) or nhwc (bf16) */
     uint64_t generation; /* inference: of the folded weights */
     seq pre, fwd, bwd;   /* pre: weight reorders (training) or folding reorders (inference) */
     unit_plan *units;
@@ -83,6 +89,7 @@ typedef struct plan {
 
 struct backend_trunk {
     dnnl_stream_t stream;
+    dnnl_data_type_t dt;
     plan *plans[MAX_PLANS];
     int n_plans;
 };
@@ -254,7 +261,7 @@ static int impl_is_ref(dnnl_primitive_desc_t pd) {
  * kernels take plain NCHW: when they do, the unit's backward weights reads plain copies of its
  * input and output gradient instead (two reorders). */
 static void plain_backward_weights(plan *p, unit_plan *up, const dnnl_dims_t sd,
-                                   const dnnl_memory_desc_t *wmd, const dnnl_dims_t dd,
+                                   const dnnl_memory_desc_t *wmd /* f32 */, const dnnl_dims_t dd,
                                    const dnnl_dims_t strides, const dnnl_dims_t pad) {
     dnnl_memory_desc_t ps, pdst;
     plain_md(p, &ps, 4, sd, dnnl_nchw);
@@ -308,10 +315,11 @@ static void build_unit_plan(builder *b, unit_plan *up, const conv_bn *u, dnnl_me
     dnnl_dims_t sd, wd, dd, bias_d = {u->conv.OC};
     conv_dims(u, p->B, sd, wd, dd);
     dnnl_dims_t strides = {u->conv.stride, u->conv.stride}, pad = {u->conv.pad, u->conv.pad};
-    dnnl_memory_desc_t smd, wmd, dmd, bmd, plain_w;
-    TRY(p, dnnl_memory_desc_init_by_tag(&smd, 4, sd, dnnl_f32, dnnl_format_tag_any), "md");
-    TRY(p, dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any), "md");
-    TRY(p, dnnl_memory_desc_init_by_tag(&dmd, 4, dd, dnnl_f32, dnnl_format_tag_any), "md");
+    dnnl_memory_desc_t smd, wmd, dwmd, dmd, bmd, plain_w;
+    TRY(p, dnnl_memory_desc_init_by_tag(&smd, 4, sd, p->dt, dnnl_format_tag_any), "md");
+    TRY(p, dnnl_memory_desc_init_by_tag(&wmd, 4, wd, p->dt, dnnl_format_tag_any), "md");
+    TRY(p, dnnl_memory_desc_init_by_tag(&dwmd, 4, wd, dnnl_f32, dnnl_format_tag_any), "md");
+    TRY(p, dnnl_memory_desc_init_by_tag(&dmd, 4, dd, p->dt, p->act), "md");
     plain_md(p, &bmd, 1, bias_d, dnnl_x);
     plain_md(p, &plain_w, 4, wd, dnnl_oihw);
     if (src) smd = *md_of(src);
@@ -360,7 +368,7 @@ static void build_unit_plan(builder *b, unit_plan *up, const conv_bn *u, dnnl_me
                              *dst_md = pd_md(up->conv_pd, DNNL_ARG_DST);
     if (src) need_same(p, src_md, md_of(src), "a convolution input");
     TRY(p,
-        dnnl_convolution_backward_weights_desc_init(&cbw, dnnl_convolution_direct, src_md, &wmd,
+        dnnl_convolution_backward_weights_desc_init(&cbw, dnnl_convolution_direct, src_md, &dwmd,
                                                     NULL, dst_md, strides, pad, pad),
         "backward weights desc");
     if (p->status == RELAGE_OK)
@@ -374,7 +382,7 @@ static void build_unit_plan(builder *b, unit_plan *up, const conv_bn *u, dnnl_me
             up->bwd_data_pd = make_pd(p, &cbd, NULL, up->conv_pd, "conv backward data");
     }
     if (p->status != RELAGE_OK) return;
-    if (impl_is_ref(up->bwd_w_pd)) plain_backward_weights(p, up, sd, &wmd, dd, strides, pad);
+    if (impl_is_ref(up->bwd_w_pd)) plain_backward_weights(p, up, sd, &dwmd, dd, strides, pad);
     if (!up->bw_src) {
         need_same(p, pd_md(up->bwd_w_pd, DNNL_ARG_SRC), src_md, "backward weights (src)");
         need_same(p, pd_md(up->bwd_w_pd, DNNL_ARG_DIFF_DST), dst_md, "backward weights (diff)");
@@ -516,7 +524,7 @@ static dnnl_primitive_desc_t maxpool_pd(plan *p, const model *m, dnnl_prop_kind_
     dnnl_dims_t dims = {p->B, m->stem.conv.OC, side, side};
     dnnl_memory_desc_t dst;
     dnnl_pooling_desc_t desc;
-    TRY(p, dnnl_memory_desc_init_by_tag(&dst, 4, dims, dnnl_f32, dnnl_format_tag_any), "md");
+    TRY(p, dnnl_memory_desc_init_by_tag(&dst, 4, dims, p->dt, dnnl_format_tag_any), "md");
     TRY(p,
         dnnl_pooling_forward_desc_init(&desc, prop, dnnl_pooling_max, src, &dst, POOL_STRIDES,
                                        POOL_KERNEL, POOL_PAD, POOL_PAD),
@@ -801,12 +809,15 @@ static void plan_free(plan *p) {
     free(p);
 }
 
-static relage_status plan_create(plan **out, model *m, int B, int training) {
+static relage_status plan_create(plan **out, model *m, int B, int training,
+                                 dnnl_data_type_t dt) {
     *out = NULL;
     plan *p = calloc(1, sizeof *p);
     if (!p) return relage_fail(RELAGE_ERR_NOMEM, "oneDNN plan: out of memory");
     p->B = B;
     p->training = training;
+    p->dt = dt;
+    p->act = dt == dnnl_bf16 ? dnnl_nhwc : dnnl_format_tag_any;
     p->n_units = 1;
     for (int i = 0; i < m->n_blocks; i++)
         p->n_units += m->blocks[i].n_units + m->blocks[i].has_downsample;
@@ -892,7 +903,7 @@ static relage_status find_plan(backend_trunk *t, model *m, int B, int training, 
                 t->n_plans--;
             }
     plan *p;
-    relage_status st = plan_create(&p, m, B, training);
+    relage_status st = plan_create(&p, m, B, training, t->dt);
     if (st != RELAGE_OK) return st;
     if (t->n_plans == MAX_PLANS) { /* drop the least recently used */
         plan_free(t->plans[0]);
@@ -912,6 +923,7 @@ static relage_status dnnl_trunk_forward(model *m, const float *input, int B, int
     if (!t) {
         t = calloc(1, sizeof *t);
         if (!t) return relage_fail(RELAGE_ERR_NOMEM, "oneDNN: out of memory");
+        t->dt = m->be->precision == PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
         dnnl_status_t s = dnnl_stream_create(&t->stream, engine, dnnl_stream_default_flags);
         if (s != dnnl_success) {
             free(t);
@@ -978,7 +990,7 @@ static void dnnl_trunk_free(backend_trunk *t) {
     free(t);
 }
 
-static backend dnnl_backend;
+static backend dnnl_backend, dnnl_bf16_backend;
 static pthread_once_t dnnl_once = PTHREAD_ONCE_INIT;
 
 static void dnnl_backend_init(void) {
@@ -987,23 +999,25 @@ static void dnnl_backend_init(void) {
     dnnl_backend.trunk_forward = dnnl_trunk_forward;
     dnnl_backend.trunk_backward = dnnl_trunk_backward;
     dnnl_backend.trunk_free = dnnl_trunk_free;
+    dnnl_bf16_backend = dnnl_backend;
+    dnnl_bf16_backend.precision = PRECISION_BF16;
 }
 
 relage_status backend_dnnl(const backend **out, backend_precision precision) {
     *out = NULL;
     if (precision == PRECISION_BF16) {
         dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-        const char *name = isa >= dnnl_cpu_isa_avx512_core_amx    ? "AMX"
-                           : isa >= dnnl_cpu_isa_avx512_core_bf16 ? "AVX512-BF16"
-                           : isa >= dnnl_cpu_isa_avx512_core      ? "AVX-512 without BF16"
-                           : isa >= dnnl_cpu_isa_avx2             ? "AVX2"
-                                                                  : "SSE4.1 or older";
-        return relage_fail(RELAGE_ERR_UNSUPPORTED,
-                           "precision bf16: not implemented by relage's oneDNN backend yet, and "
-                           "this CPU offers %s (bf16 compute needs AVX512-BF16 or AMX); use fp32",
-                           name);
+        if (isa < dnnl_cpu_isa_avx512_core_bf16) {
+            const char *name = isa >= dnnl_cpu_isa_avx512_core ? "AVX-512 without BF16"
+                               : isa >= dnnl_cpu_isa_avx2      ? "AVX2"
+                                                               : "SSE4.1 or older";
+            return relage_fail(RELAGE_ERR_UNSUPPORTED,
+                               "precision bf16 needs AVX512-BF16 or AMX, and this CPU offers %s; "
+                               "use fp32",
+                               name);
+        }
     }
     pthread_once(&dnnl_once, dnnl_backend_init);
-    *out = &dnnl_backend;
+    *out = precision == PRECISION_BF16 ? &dnnl_bf16_backend : &dnnl_backend;
     return RELAGE_OK;
 }

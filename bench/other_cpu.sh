@@ -1,0 +1,110 @@
+#!/bin/bash
+# The speed benchmarks on another x86-64 machine that has no build tools or -dev libraries (the
+# lent accelerator machines, for their CPUs), pinned to 2 physical cores like the machine the
+# goals were set on.
+#   bench/other_cpu.sh pack DIR           here: the built programs, the shared libraries they
+#                                         need (not the C runtime; oneDNN xz-compressed), the peer
+#                                         script, the MTCNN weights and the detection photos
+#   bench/other_cpu.sh run DIR OUT [PYTHON [PARTS]]   there: machine facts and PARTS (default all:
+#                                         tests,predict,detect,fp32,bf16,ceilings): test_dnnl,
+#                                         bench_predict, bench_detect, the suite's rows against
+#                                         PyTorch (PYTHON holds it) in fp32 and bf16, and oneDNN's
+#                                         primitives alone (convbench) beside relage
+# Results: OUT/cpu.txt, OUT/log.txt, OUT/test_dnnl.txt, OUT/predict.jsonl, OUT/detect.jsonl,
+# OUT/suite.jsonl, OUT/isa.txt (the oneDNN kernels one iteration ran), OUT/ceilings.txt.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=${RELAGE_SHARED:-$root/../shared}
+
+pack() {
+    local d=$1
+    mkdir -p "$d/bin" "$d/lib" "$d/detect"
+    cp "$root"/build/{relage,bench_detect,bench_predict,test_dnnl} "$d/bin/"
+    gcc -O2 -std=c11 -fopenmp "$shared/reference/onednn/convbench.c" -o "$d/bin/convbench" -ldnnl -lm
+    ldd "$root/build/relage" | awk '$3 ~ /^\// {print $3}' |
+        grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz)\.so' | while read -r lib; do
+        if [[ $lib == *libdnnl* ]]; then xz -T2 -6 -c "$lib" > "$d/lib/$(basename "$lib").xz"
+        else cp -L "$lib" "$d/lib/"; fi
+    done
+    cp "$shared/reference/cpu_peer_bench.py" "$d/"
+    cp -r "$shared/models/mtcnn/face-api-tfjs" "$d/mtcnn"
+    cp "$shared"/data/detect/images/{ivan,pexels}*.jpg "$d/detect/"
+    ls "$shared"/data/detect/images/aaf_*.jpg | head -40 | xargs -I{} cp {} "$d/detect/"
+    du -sh "$d"
+}
+
+run() {
+    local d=$1 out=$2 py=$3 parts=$4
+    mkdir -p "$out"
+    for f in "$d"/lib/*.xz; do
+        [ -e "${f%.xz}" ] || "$py" -c 'import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
+            "$f" > "${f%.xz}"
+    done
+    local lp="env LD_LIBRARY_PATH=$d/lib"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib exec %s/bin/relage "$@"\n' "$d" "$d" > "$d/bin/relage.sh"
+    chmod +x "$d/bin/relage.sh"
+    { lscpu; echo; lscpu -e; } > "$out/cpu.txt"
+    # two logical CPUs on different physical cores
+    local cpus
+    cpus=$(lscpu -p=CPU,CORE | grep -v '^#' | awk -F, '!seen[$2]++ {print $1}' | head -2 | paste -sd,)
+    echo "pinned to CPUs $cpus" | tee "$out/log.txt"
+    local pin="taskset -c $cpus"
+    command -v taskset > /dev/null || { pin=""; echo "no taskset: not pinned" >> "$out/log.txt"; }
+    has() { [[ ,$parts, == *,$1,* ]]; }
+    vs() {
+        $pin "$py" "$root/bench/vs_pytorch.py" --threads 2 --relage "$d/bin/relage.sh" \
+            --peer "$d/cpu_peer_bench.py" --python "$py" "$@" >> "$out/suite.jsonl" 2>> "$out/log.txt" ||
+            echo "row failed: $*" >> "$out/log.txt"
+    }
+    kernels() { # PRECISION ARGS...: the oneDNN kernels one relage bench iteration ran
+        local prec=$1
+        shift
+        echo "== $prec $*" >> "$out/isa.txt"
+        DNNL_VERBOSE=1 $pin $lp "$d/bin/relage" bench --precision "$prec" "$@" --iters 1 --warmup 0 \
+            --threads 2 --quiet 2>&1 | awk -F, '/exec/ {print $4, $5}' | sort | uniq -c >> "$out/isa.txt" || true
+    }
+    if has tests; then
+        $pin $lp timeout 150 "$d/bin/test_dnnl" > "$out/test_dnnl.txt" 2>&1 || echo "test_dnnl failed: $?" >> "$out/log.txt"
+        grep -E 'bf16|checks' "$out/test_dnnl.txt" | tail -12 >> "$out/log.txt"
+    fi
+    if has predict; then
+        $pin $lp "$d/bin/bench_predict" "$root/models/relage-default.safetensors" "$root/examples/astronaut.png" \
+            --mtcnn "$d/mtcnn" --json >> "$out/predict.jsonl" 2>> "$out/log.txt" || echo "predict failed" >> "$out/log.txt"
+    fi
+    if has detect; then
+        $pin $lp "$d/bin/bench_detect" --mtcnn "$d/mtcnn" --threads 2 --json "$d"/detect/*.jpg \
+            "$root/examples/astronaut.png" > "$out/detect.jsonl" 2>> "$out/log.txt" || echo "detect failed" >> "$out/log.txt"
+    fi
+    if has fp32; then
+        kernels fp32 --arch resnet50 --batch 1
+        vs --arch resnet50 --input 224 --batch 1 --reps 3 --iters 10 --peer-flags=--jit
+        vs --arch resnet18 --input 112 --batch 64 --train --reps 3 --iters 3
+        vs --arch resnet50 --input 224 --batch 32 --train --reps 2 --iters 2
+        vs --arch resnet50 --input 224 --batch 32 --reps 2 --iters 2 --peer-flags=--jit
+    fi
+    if has bf16; then
+        kernels bf16 --arch resnet50 --batch 1
+        kernels bf16 --arch resnet18 --input 112 --batch 64 --train
+        vs --precision bf16 --arch resnet50 --input 224 --batch 1 --reps 3 --iters 10 --peer-flags="--bf16 --cl"
+        vs --precision bf16 --arch resnet18 --input 112 --batch 64 --train --reps 3 --iters 3 --peer-flags="--bf16 --cl"
+        vs --precision bf16 --arch resnet50 --input 224 --batch 32 --train --reps 2 --iters 2 --peer-flags="--bf16 --cl"
+        vs --precision bf16 --arch resnet50 --input 224 --batch 32 --reps 2 --iters 2 --peer-flags="--bf16 --cl"
+    fi
+    if has ceilings; then # oneDNN's primitives alone, and relage on the same machine in the same call
+        for c in "r50 1 infer" "r18 64 train"; do
+            for prec in fp32 bf16; do
+                local a=(--arch resnet50 --batch 1)
+                [[ $c == r18* ]] && a=(--arch resnet18 --input 112 --batch 64 --train)
+                { echo "== $c $prec"; OMP_NUM_THREADS=2 $pin $lp timeout 90 "$d/bin/convbench" $c "${prec/fp32/f32}" 2>&1 |
+                    grep -E 'ESTIMATE|TOTAL'; $pin $lp "$d/bin/relage" bench "${a[@]}" --precision "$prec" \
+                    --iters 5 --threads 2 --json --quiet 2>&1 | tail -1; } >> "$out/ceilings.txt" 2>&1 || true
+            done
+        done
+    fi
+}
+
+case ${1:-} in
+pack) pack "$2" ;;
+run) run "$2" "$3" "${4:-python3}" "${5:-tests,predict,detect,fp32,bf16,ceilings}" ;;
+*) sed -n '2,11p' "$0" >&2; exit 2 ;;
+esac
