@@ -74,6 +74,8 @@ typedef struct relage_predictor_options {
     int all_faces;         /* 1 (default): every face, largest first; 0: the largest only */
     int flip;              /* 1: average with the mirrored face (test-time augmentation) */
     int max_faces;         /* at most this many faces per image (default 32) */
+    const char *precision; /* NULL or "fp32"; "bf16": the network's trunk in bf16, on CPUs with
+                              AVX512-BF16 or AMX only (RELAGE_ERR_UNSUPPORTED elsewhere) */
 } relage_predictor_options;
 
 /* Defaults: detector as trained, every core, every face, no flip, 32 faces. */

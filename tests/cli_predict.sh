@@ -48,4 +48,15 @@ set +e
 rc=$?
 set -e
 [ $rc = 1 ] && grep -q "nope.safetensors" "$dir/err.txt" || fail "missing model: rc $rc"
+
+# --precision: fp32 gives the same table; bf16 runs where the CPU has AVX512-BF16 or AMX and is
+# refused with the reason elsewhere; other names are refused with the choices.
+run "$examples/astronaut.png" --precision fp32 | cmp -s - "$dir/table.txt" || fail "--precision fp32"
+if run "$examples/astronaut.png" --precision bf16 > "$dir/bf16.txt" 2> "$dir/err.txt"; then
+    grep -q "astronaut.png: 1 face$" "$dir/bf16.txt" || fail "bf16 table: $(cat "$dir/bf16.txt")"
+else
+    grep -q "precision bf16 needs AVX512-BF16 or AMX" "$dir/err.txt" || fail "bf16: $(cat "$dir/err.txt")"
+fi
+if run "$examples/astronaut.png" --precision fp16 2> "$dir/err.txt"; then fail "fp16 accepted"; fi
+grep -q "unknown precision 'fp16' (choose fp32 or bf16)" "$dir/err.txt" || fail "fp16: $(cat "$dir/err.txt")"
 echo "cli_predict: ok"

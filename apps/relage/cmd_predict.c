@@ -47,6 +47,7 @@ static void predict_usage(FILE *out) {
             "  --dist            add the 101 age probabilities (JSON and CSV)\n"
             "  --draw DIR        write DIR/NAME.png with boxes and ages drawn\n"
             "  --threads N       threads (default: all cores)\n"
+            "  --precision NAME  fp32 (default) or bf16 (CPUs with AVX512-BF16 or AMX)\n"
             "  --quiet           no progress or notes on stderr\n"
             "FOLDER is searched recursively for .jpg/.jpeg/.png; @LIST reads one path per line.\n",
             RELAGE_MODEL_INSTALLED, RELAGE_MODEL_SOURCE);
@@ -154,6 +155,8 @@ int cmd_predict(int argc, char **argv) {
                 opt.mtcnn_dir = v;
             else if (strcmp(a, "--detector") == 0)
                 opt.detector = v;
+            else if (strcmp(a, "--precision") == 0)
+                opt.precision = v;
             else if (strcmp(a, "--draw") == 0)
                 draw_dir = v;
             else if (strcmp(a, "--max-faces") == 0) {

@@ -21,6 +21,7 @@ static void serve_usage(FILE *out) {
         "  --max-body BYTES  larger request bodies get 413 (default 20971520)\n"
         "  --mtcnn DIR       MTCNN weights folder; --detector NAME as in relage predict\n"
         "  --largest         only the largest face; --flip averages with the mirror image\n"
+        "  --precision NAME  fp32 (default) or bf16 (CPUs with AVX512-BF16 or AMX)\n"
         "\n"
         "POST /v1/predict (image body or multipart form; ?dist=1 adds the distributions),\n"
         "GET /healthz, GET /v1/model, and the web page at /.\n");
@@ -49,6 +50,8 @@ int cmd_serve(int argc, char **argv) {
                 cfg.predictor.mtcnn_dir = v;
             else if (strcmp(a, "--detector") == 0)
                 cfg.predictor.detector = v;
+            else if (strcmp(a, "--precision") == 0)
+                cfg.predictor.precision = v;
             else if (strcmp(a, "--port") == 0 && parse_int_option(a, v, 0, 65535, &value))
                 cfg.port = (int)value;
             else if (strcmp(a, "--threads") == 0 && parse_int_option(a, v, 1, 256, &value))

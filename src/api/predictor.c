@@ -101,7 +101,8 @@ relage_status relage_predictor_create(relage_predictor **out, const char *model_
     char trained[32], warning[300];
     int capacity = p->opt.max_faces * (p->opt.flip ? 2 : 1);
     relage_status st;
-    if ((st = backend_select("dnnl", "fp32", &be)) != RELAGE_OK ||
+    if ((st = backend_select("dnnl", p->opt.precision ? p->opt.precision : "fp32", &be)) !=
+            RELAGE_OK ||
         (st = checkpoint_open_model(&p->m, model_path, be, capacity)) != RELAGE_OK ||
         (st = parse_crop(p->m->crop, p->m->config.input, trained, sizeof trained, &p->policy,
                          &p->size)) != RELAGE_OK ||
@@ -116,8 +117,9 @@ relage_status relage_predictor_create(relage_predictor **out, const char *model_
     p->policy.all = p->opt.all_faces != 0;
     char policy[96];
     face_policy_format(&p->policy, policy, sizeof policy);
-    snprintf(p->notes, sizeof p->notes, "%s %s %dx%d, detector %s, faces: %s size=%d, flip %s%s",
+    snprintf(p->notes, sizeof p->notes, "%s %s %dx%d%s, detector %s, faces: %s size=%d, flip %s%s",
              resnet_arch_name(cfg.arch), head_kind_name(cfg.head), cfg.input, cfg.input,
+             be->precision == PRECISION_BF16 ? " bf16" : "",
              p->det ? detector_kind_name(detector_kind_of(p->det)) : "none", policy, p->size,
              p->opt.flip ? "on" : "off", warning);
     *out = p;
