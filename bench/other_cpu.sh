@@ -6,12 +6,14 @@
 #                                         need (not the C runtime; oneDNN xz-compressed), the peer
 #                                         script, the MTCNN weights and the detection photos
 #   bench/other_cpu.sh run DIR OUT [PYTHON [PARTS]]   there: machine facts and PARTS (default all:
-#                                         tests,predict,detect,fp32,bf16,ceilings): test_dnnl,
-#                                         bench_predict, bench_detect, the suite's rows against
-#                                         PyTorch (PYTHON holds it) in fp32 and bf16, and oneDNN's
-#                                         primitives alone (convbench) beside relage
-# Results: OUT/cpu.txt, OUT/log.txt, OUT/test_dnnl.txt, OUT/predict.jsonl, OUT/detect.jsonl,
-# OUT/suite.jsonl, OUT/isa.txt (the oneDNN kernels one iteration ran), OUT/ceilings.txt.
+#                                         tests,predict,detect,fp32,bf16,ceilings,profile):
+#                                         test_dnnl, bench_predict, bench_detect, the suite's rows
+#                                         against PyTorch (PYTHON holds it) in fp32 and bf16,
+#                                         oneDNN's primitives alone (convbench) beside relage, and
+#                                         oneDNN's verbose timings per primitive kind
+# Results (appended): OUT/cpu.txt, OUT/log.txt, OUT/test_dnnl.txt, OUT/predict.jsonl,
+# OUT/detect.jsonl, OUT/suite.jsonl, OUT/kernels.txt (the oneDNN kernels one iteration ran),
+# OUT/ceilings.txt, OUT/profile-verbose.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RELAGE_SHARED:-$root/../shared}
@@ -29,7 +31,8 @@ pack() {
     cp "$shared/reference/cpu_peer_bench.py" "$d/"
     cp -r "$shared/models/mtcnn/face-api-tfjs" "$d/mtcnn"
     cp "$shared"/data/detect/images/{ivan,pexels}*.jpg "$d/detect/"
-    ls "$shared"/data/detect/images/aaf_*.jpg | head -40 | xargs -I{} cp {} "$d/detect/"
+    local aaf=("$shared"/data/detect/images/aaf_*.jpg)
+    cp "${aaf[@]:0:40}" "$d/detect/"
     du -sh "$d"
 }
 
@@ -40,40 +43,55 @@ run() {
         [ -e "${f%.xz}" ] || "$py" -c 'import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
             "$f" > "${f%.xz}"
     done
-    local lp="env LD_LIBRARY_PATH=$d/lib"
-    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib exec %s/bin/relage "$@"\n' "$d" "$d" > "$d/bin/relage.sh"
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%q exec %q "$@"\n' "$d/lib" "$d/bin/relage" > "$d/bin/relage.sh"
     chmod +x "$d/bin/relage.sh"
     { lscpu; echo; lscpu -e; } > "$out/cpu.txt"
-    # two logical CPUs on different physical cores
-    local cpus
-    cpus=$(lscpu -p=CPU,CORE | grep -v '^#' | awk -F, '!seen[$2]++ {print $1}' | head -2 | paste -sd,)
+    # two CPUs this process may use, on different cores (in a virtual machine: as it reports them)
+    local allowed cpus
+    allowed=$(awk '/^Cpus_allowed_list/ {print $2}' /proc/self/status)
+    cpus=$(lscpu -p=CPU,CORE | grep -v '^#' | awk -F, -v allowed="$allowed" '
+        BEGIN { n = split(allowed, r, ","); for (i = 1; i <= n; i++) {
+                    m = split(r[i], ab, "-"); for (c = ab[1]; c <= (m > 1 ? ab[2] : ab[1]); c++) ok[c] = 1 } }
+        ok[$1] && !seen[$2]++ {print $1}' | head -2 | paste -sd,)
     echo "pinned to CPUs $cpus" | tee "$out/log.txt"
-    local pin="taskset -c $cpus"
-    command -v taskset > /dev/null || { pin=""; echo "no taskset: not pinned" >> "$out/log.txt"; }
+    pin() { if command -v taskset > /dev/null; then taskset -c "$cpus" "$@"; else "$@"; fi; }
+    lib() { LD_LIBRARY_PATH="$d/lib" pin "$@"; }
+    command -v taskset > /dev/null || echo "no taskset: not pinned" >> "$out/log.txt"
     has() { [[ ,$parts, == *,$1,* ]]; }
     vs() {
-        $pin "$py" "$root/bench/vs_pytorch.py" --threads 2 --relage "$d/bin/relage.sh" \
+        pin "$py" "$root/bench/vs_pytorch.py" --threads 2 --relage "$d/bin/relage.sh" \
             --peer "$d/cpu_peer_bench.py" --python "$py" "$@" >> "$out/suite.jsonl" 2>> "$out/log.txt" ||
             echo "row failed: $*" >> "$out/log.txt"
     }
     kernels() { # PRECISION ARGS...: the oneDNN kernels one relage bench iteration ran
         local prec=$1
         shift
-        echo "== $prec $*" >> "$out/isa.txt"
-        DNNL_VERBOSE=1 $pin $lp "$d/bin/relage" bench --precision "$prec" "$@" --iters 1 --warmup 0 \
-            --threads 2 --quiet 2>&1 | awk -F, '/exec/ {print $4, $5}' | sort | uniq -c >> "$out/isa.txt" || true
+        echo "== $prec $*" >> "$out/kernels.txt"
+        DNNL_VERBOSE=1 lib "$d/bin/relage" bench --precision "$prec" "$@" --iters 1 --warmup 0 \
+            --threads 2 --quiet 2>&1 | awk -F, '$2 == "exec" {print $4, $5}' | sort | uniq -c \
+            >> "$out/kernels.txt" || true
+    }
+    profile() { # PRECISION ARGS...: oneDNN's own timings per primitive kind, per iteration
+        local prec=$1
+        shift
+        echo "== $prec $*" >> "$out/profile-verbose.txt"
+        DNNL_VERBOSE=1 lib "$d/bin/relage" bench --precision "$prec" "$@" --iters 2 --warmup 1 \
+            --threads 2 --json 2>/dev/null | awk -F, '
+            $2 == "exec" {k = $4 " " $5 " " $6; t[k] += $NF; n[k]++} /^\{/ {print}
+            END {for (k in t) printf "%10.1f ms %5d %s\n", t[k] / 3, n[k] / 3, k}' | sort -rn \
+            >> "$out/profile-verbose.txt" || true
     }
     if has tests; then
-        $pin $lp timeout 150 "$d/bin/test_dnnl" > "$out/test_dnnl.txt" 2>&1 || echo "test_dnnl failed: $?" >> "$out/log.txt"
-        grep -E 'bf16|checks' "$out/test_dnnl.txt" | tail -12 >> "$out/log.txt"
+        lib timeout 150 "$d/bin/test_dnnl" > "$out/test_dnnl.txt" 2>&1 || echo "test_dnnl failed: $?" >> "$out/log.txt"
+        grep -E 'bf16|checks' "$out/test_dnnl.txt" | tail -12 >> "$out/log.txt" || true
     fi
     if has predict; then
-        $pin $lp "$d/bin/bench_predict" "$root/models/relage-default.safetensors" "$root/examples/astronaut.png" \
+        lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" "$root/examples/astronaut.png" \
             --mtcnn "$d/mtcnn" --json >> "$out/predict.jsonl" 2>> "$out/log.txt" || echo "predict failed" >> "$out/log.txt"
     fi
     if has detect; then
-        $pin $lp "$d/bin/bench_detect" --mtcnn "$d/mtcnn" --threads 2 --json "$d"/detect/*.jpg \
-            "$root/examples/astronaut.png" > "$out/detect.jsonl" 2>> "$out/log.txt" || echo "detect failed" >> "$out/log.txt"
+        lib "$d/bin/bench_detect" --mtcnn "$d/mtcnn" --threads 2 --json "$d"/detect/*.jpg \
+            "$root/examples/astronaut.png" >> "$out/detect.jsonl" 2>> "$out/log.txt" || echo "detect failed" >> "$out/log.txt"
     fi
     if has fp32; then
         kernels fp32 --arch resnet50 --batch 1
@@ -95,16 +113,23 @@ run() {
             for prec in fp32 bf16; do
                 local a=(--arch resnet50 --batch 1)
                 [[ $c == r18* ]] && a=(--arch resnet18 --input 112 --batch 64 --train)
-                { echo "== $c $prec"; OMP_NUM_THREADS=2 $pin $lp timeout 90 "$d/bin/convbench" $c "${prec/fp32/f32}" 2>&1 |
-                    grep -E 'ESTIMATE|TOTAL'; $pin $lp "$d/bin/relage" bench "${a[@]}" --precision "$prec" \
+                # shellcheck disable=SC2086 # $c is three words
+                { echo "== $c $prec"; OMP_NUM_THREADS=2 lib timeout 90 "$d/bin/convbench" $c "${prec/fp32/f32}" 2>&1 |
+                    grep -E 'ESTIMATE|TOTAL'; lib "$d/bin/relage" bench "${a[@]}" --precision "$prec" \
                     --iters 5 --threads 2 --json --quiet 2>&1 | tail -1; } >> "$out/ceilings.txt" 2>&1 || true
             done
         done
+    fi
+    if has profile; then # verbose timings inflate the step; for shares, not speeds
+        profile bf16 --arch resnet50 --batch 32 --train
+        profile bf16 --arch resnet18 --input 112 --batch 64 --train
+        profile fp32 --arch resnet50 --batch 1
+        profile fp32 --arch resnet18 --input 112 --batch 64 --train
     fi
 }
 
 case ${1:-} in
 pack) pack "$2" ;;
-run) run "$2" "$3" "${4:-python3}" "${5:-tests,predict,detect,fp32,bf16,ceilings}" ;;
+run) run "$2" "$3" "${4:-python3}" "${5:-tests,predict,detect,fp32,bf16,ceilings,profile}" ;;
 *) sed -n '2,11p' "$0" >&2; exit 2 ;;
 esac

@@ -7,17 +7,20 @@
  * gradients per tensor max |dnnl - ref| <= 1e-4 * max |ref| where the network's conditioning
  * allows it (see test_network).
  *
- * bf16, where the CPU has AVX512-BF16 or AMX (elsewhere: the refusal is checked): the trunk
- * rounds activations and weights to 8 significant bits (unit roundoff 2^-9) and accumulates in
- * fp32. How far that moves the results depends on the network's conditioning (a
- * torchvision-initialised ResNet-50 moves its gradients by 6% under a 1e-6 input change), so the
- * tolerances come from ref itself: a probe, ref with its input and weights moved by random
- * relative amounts of up to 2^-9, shows what bf16-sized rounding does to this network; bf16's
- * outputs, running statistics and gradient direction (1 - cosine) must stay within 4x the
- * probe's (bf16 also rounds every activation, about as much again) or within 2e-2 (outputs;
- * 1e-2 for the rest). And 200
- * RMSprop steps of a tiny ResNet-18 must follow the fp32 loss curve within 5% of its starting
- * loss (means over windows of 20 steps). */
+ * bf16, where the CPU has AVX512-BF16 or AMX (whether it has is asked of the CPU itself, and
+ * elsewhere the refusal is checked): the trunk rounds activations and weights to 8 significant
+ * bits (unit roundoff 2^-8) and accumulates in fp32. How far that moves the results depends on
+ * the network's conditioning, so the tolerances come from ref itself: a probe, ref with its
+ * input and convolution weights (what bf16 rounds) moved by random relative amounts of up to
+ * 2^-8, shows what rounding of that size does to the network; bf16 also rounds every
+ * activation, so its differences from ref may be 4x the probe's, but never more than a fixed
+ * cap (so that an ill-conditioned probe cannot make a check vacuous), and must be above fp32's
+ * (bf16 really ran). ResNet-18: training outputs, running statistics and the gradient direction
+ * (1 - cosine), and the folded inference path; ResNet-50 at torchvision's initialisation is too
+ * ill-conditioned in training mode (BatchNorm over 4x4 maps of 4 images: the probe alone turns
+ * its gradients by 60 degrees), so only its inference path is compared. Training itself: 200
+ * RMSprop steps of a tiny ResNet-18 must follow the fp32 loss curve, each window of 20 steps
+ * within 10% of fp32's mean or 1% of the starting loss. */
 #include <malloc.h>
 
 #include "core/rng.h"
@@ -248,12 +251,22 @@ static double grad_cosine(const model *a, const model *b) {
     return ab / sqrt(aa * bb);
 }
 
-/* Moves every value by a random relative amount of up to bf16's unit roundoff, 2^-9. */
+/* Moves every value by a random relative amount of up to bf16's unit roundoff, 2^-8. */
 static void perturb(float *v, size_t n, uint64_t seed) {
     rng r;
     rng_seed(&r, seed);
     for (size_t i = 0; i < n; i++)
-        v[i] *= 1.0f + 0x1p-9f * (float)(2.0 * rng_uniform(&r) - 1.0);
+        v[i] *= 1.0f + 0x1p-8f * (float)(2.0 * rng_uniform(&r) - 1.0);
+}
+
+/* The convolution weights (4-D parameters): what the bf16 trunk rounds; BatchNorm and the head
+ * stay fp32. */
+static void perturb_convolutions(model *m, uint64_t seed) {
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        if (t->kind == TENSOR_PARAM && t->ndim == 4)
+            perturb(m->params + t->offset, t->numel, seed + i);
+    }
 }
 
 typedef struct spread {
@@ -276,19 +289,20 @@ static spread train_spread(const model *a, const model *ref, int B) {
     return s;
 }
 
-/* Within 4x what bf16-sized perturbations do to ref itself (the probe: input and weights moved;
- * bf16 also rounds every activation, about as much again), or within the floor. */
-static void check_within(const char *what, double got, double probe, double floor) {
-    double tol = fmax(floor, 4 * probe);
+/* Above fp32's differences (1e-4: bf16 really ran) and within 4x the probe's (bf16 also rounds
+ * every activation), or the floor, and never above the cap. */
+static void check_within(const char *what, double got, double probe, double floor, double cap) {
+    double tol = fmin(cap, fmax(floor, 4 * probe));
     test_checks++;
-    if (!(got <= tol)) {
+    if (!(got > 1e-4 && got <= tol)) {
         test_failures++;
-        fprintf(stderr, "%s: %.3g > %.3g (4x the probe's %.3g)\n", what, got, tol, probe);
+        fprintf(stderr, "%s: %.3g not in (1e-4, %.3g] (4x the probe's %.3g, floor %.3g, cap %.3g)\n",
+                what, got, tol, probe, floor, cap);
     }
 }
 
 static void test_network_bf16(const backend *bf16, resnet_arch arch, head_kind head, float width,
-                              int input) {
+                              int input, int training) {
     model_config c = network_config(arch, head, width, input);
     enum { B = 4 };
     model *ref = make(&c, NULL, B), *d = make(&c, bf16, B), *probe = make(&c, NULL, B);
@@ -300,7 +314,7 @@ static void test_network_bf16(const backend *bf16, resnet_arch arch, head_kind h
     random_input(x, n_in, 11);
     memcpy(xp, x, n_in * sizeof *x);
     perturb(xp, n_in, 12);
-    perturb(probe->params, probe->n_params, 13);
+    perturb_convolutions(probe, 13);
     train_forward_backward(ref, x, age, B);
     train_forward_backward(d, x, age, B);
     train_forward_backward(probe, xp, age, B);
@@ -309,12 +323,15 @@ static void test_network_bf16(const backend *bf16, resnet_arch arch, head_kind h
             "%s training: outputs %.3g (probe %.3g), running statistics %.3g (%.3g), "
             "1 - gradient cosine %.3g (%.3g)\n",
             name, sd.out, sp.out, sd.stats, sp.stats, sd.grad, sp.grad);
-    snprintf(what, sizeof what, "%s training outputs", name);
-    check_within(what, sd.out, sp.out, 2e-2);
-    snprintf(what, sizeof what, "%s running statistics", name);
-    check_within(what, sd.stats, sp.stats, 1e-2);
-    snprintf(what, sizeof what, "%s 1 - gradient cosine", name);
-    check_within(what, sd.grad, sp.grad, 1e-2);
+    CHECK(isfinite(sd.out) && isfinite(sd.stats) && isfinite(sd.grad));
+    if (training) {
+        snprintf(what, sizeof what, "%s training outputs", name);
+        check_within(what, sd.out, sp.out, 2e-2, 0.1);
+        snprintf(what, sizeof what, "%s running statistics", name);
+        check_within(what, sd.stats, sp.stats, 1e-2, 0.1);
+        snprintf(what, sizeof what, "%s 1 - gradient cosine", name);
+        check_within(what, sd.grad, sp.grad, 1e-2, 0.2);
+    }
     for (size_t i = 0; i < ref->n_tensors; i++)
         if (ref->tensors[i].kind == TENSOR_COUNTER)
             CHECK_INT_EQ(d->counters[ref->tensors[i].offset], ref->counters[ref->tensors[i].offset]);
@@ -325,7 +342,7 @@ static void test_network_bf16(const backend *bf16, resnet_arch arch, head_kind h
         double od = out_diff(d, ref, b), op = out_diff(probe, ref, b);
         fprintf(stderr, "%s inference batch %d: outputs %.3g (probe %.3g)\n", name, b, od, op);
         snprintf(what, sizeof what, "%s inference batch %d", name, b);
-        check_within(what, od, op, 2e-2);
+        check_within(what, od, op, 2e-2, 0.1);
         worst_out = fmax(worst_out, od);
     }
     model_free(ref);
@@ -360,14 +377,17 @@ static void test_bf16_loss_curve(const backend *fp32, const backend *bf16) {
         wf[s / WINDOW] += lf.total / WINDOW;
         wb[s / WINDOW] += lb.total / WINDOW;
     }
-    double worst = 0;
     fprintf(stderr, "bf16 loss curve (window means, fp32 / bf16):");
     for (int w = 0; w < STEPS / WINDOW; w++) {
         fprintf(stderr, " %.1f/%.1f", wf[w], wb[w]);
-        worst = fmax(worst, fabs(wb[w] - wf[w]) / wf[0]);
+        double tol = fmax(0.1 * wf[w], 0.01 * wf[0]);
+        test_checks++;
+        if (!(fabs(wb[w] - wf[w]) <= tol)) {
+            test_failures++;
+            fprintf(stderr, " (window %d off by more than %.3g)", w + 1, tol);
+        }
     }
-    fprintf(stderr, "\nbf16 loss curve: largest window difference %.3g of the first window\n", worst);
-    CHECK(worst <= 0.05);
+    fprintf(stderr, "\n");
     CHECK(wf[STEPS / WINDOW - 1] < 0.5 * wf[0] && wb[STEPS / WINDOW - 1] < 0.5 * wb[0]);
     optimizer_free(of);
     optimizer_free(ob);
@@ -384,8 +404,8 @@ static void test_bf16(void) {
         return;
     }
     for (int h = 0; h < 3; h++) {
-        test_network_bf16(bf16, RESNET18, (head_kind)h, 0.25f, 128);
-        test_network_bf16(bf16, RESNET50, (head_kind)h, 0.25f, 128);
+        test_network_bf16(bf16, RESNET18, (head_kind)h, 0.25f, 128, 1);
+        test_network_bf16(bf16, RESNET50, (head_kind)h, 0.25f, 128, 0);
     }
     test_bf16_loss_curve(fp32, bf16);
 }
@@ -399,12 +419,17 @@ static void test_select(void) {
     CHECK_FAILS(backend_select("cuda", "fp32", &be), RELAGE_ERR_INVALID_ARG);
     CHECK_FAILS(backend_select("dnnl", "fp16", &be), RELAGE_ERR_INVALID_ARG);
     CHECK_FAILS(backend_select("ref", "bf16", &be), RELAGE_ERR_UNSUPPORTED);
+    /* bf16 where the CPU itself says it has AVX512-BF16 (every AMX CPU has it too) */
     relage_status st = backend_select("dnnl", "bf16", &be);
-    CHECK(st == RELAGE_OK || st == RELAGE_ERR_UNSUPPORTED);
-    if (st == RELAGE_OK)
+    if (__builtin_cpu_supports("avx512bf16")) {
+        CHECK_INT_EQ(st, RELAGE_OK);
         CHECK(be && strcmp(be->name, "dnnl") == 0 && be->precision == PRECISION_BF16);
-    else
+    } else {
+        CHECK_INT_EQ(st, RELAGE_ERR_UNSUPPORTED);
+        CHECK(strstr(relage_last_error(), "precision bf16 needs AVX512-BF16 or AMX, and this CPU "
+                                          "offers ") != NULL);
         fprintf(stderr, "bf16 refusal: %s\n", relage_last_error());
+    }
 }
 
 int main(void) {

@@ -70,9 +70,9 @@ typedef struct backend {
 const backend *backend_ref(void);
 
 /* The oneDNN backend (dnnl.c): ref's per-op kernels plus a planned trunk. In bf16 the trunk's
- * activations and weights are bf16 (fp32 accumulation, fp32 master weights, gradients and
- * optimiser state; the head stays fp32); refused with RELAGE_ERR_UNSUPPORTED naming the CPU's
- * ISA where it has neither AVX512-BF16 nor AMX. */
+ * activations, weights and activation gradients are bf16 (fp32 accumulation; fp32 master
+ * weights, weight gradients, BatchNorm statistics and optimiser state; the head stays fp32);
+ * refused with RELAGE_ERR_UNSUPPORTED naming the CPU's ISA where it has no AVX512-BF16. */
 relage_status backend_dnnl(const backend **out, backend_precision precision);
 
 /* "ref" or "dnnl", "fp32" or "bf16"; RELAGE_ERR_INVALID_ARG listing the choices, or the

@@ -1003,14 +1003,20 @@ static void dnnl_backend_init(void) {
     dnnl_bf16_backend.precision = PRECISION_BF16;
 }
 
+/* dnnl_cpu_isa_t is a set of bits, each ISA holding the bits of those it extends (avx2_vnni has
+ * a larger value than avx512_core_bf16 without containing it). */
+static int isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t want) {
+    return ((unsigned)isa & (unsigned)want) == (unsigned)want;
+}
+
 relage_status backend_dnnl(const backend **out, backend_precision precision) {
     *out = NULL;
     if (precision == PRECISION_BF16) {
         dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-        if (isa < dnnl_cpu_isa_avx512_core_bf16) {
-            const char *name = isa >= dnnl_cpu_isa_avx512_core ? "AVX-512 without BF16"
-                               : isa >= dnnl_cpu_isa_avx2      ? "AVX2"
-                                                               : "SSE4.1 or older";
+        if (!isa_has(isa, dnnl_cpu_isa_avx512_core_bf16)) {
+            const char *name = isa_has(isa, dnnl_cpu_isa_avx512_core) ? "AVX-512 without BF16"
+                               : isa_has(isa, dnnl_cpu_isa_avx2)      ? "AVX2"
+                                                                      : "no AVX2";
             return relage_fail(RELAGE_ERR_UNSUPPORTED,
                                "precision bf16 needs AVX512-BF16 or AMX, and this CPU offers %s; "
                                "use fp32",
