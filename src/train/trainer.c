@@ -179,9 +179,11 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
     for (int epoch = pos.epoch; epoch < cfg->epochs; epoch++) {
         float lr = lr_at_epoch(&cfg->schedule, cfg->optim.lr, epoch);
         loader_shuffle(&train, epoch);
-        /* a resumed epoch continues its running loss and time */
-        double t0 = clock_seconds() - pos.seconds, loss_sum = pos.loss_sum;
-        size_t loss_n = (size_t)pos.loss_batches;
+        /* a resumed epoch continues its running loss and time; the rate shown (and the ETA)
+         * counts only this process's batches, which the time before an interruption would skew */
+        double t0 = clock_seconds() - pos.seconds, loss_sum = pos.loss_sum,
+               t_here = clock_seconds();
+        size_t loss_n = (size_t)pos.loss_batches, n_before = loss_n;
         for (size_t b = (size_t)(pos.next_sample / (uint64_t)cfg->batch); b < batches; b++) {
             if (*stop) {
                 train_position here = {epoch, (uint64_t)(b * (size_t)cfg->batch), loss_sum,
@@ -205,13 +207,14 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             loss_sum += l.total;
             loss_n++;
             if (cb && cb->progress) {
-                double dt = clock_seconds() - t0;
+                double dt = clock_seconds() - t_here;
                 train_progress p = {epoch,
                                     cfg->epochs,
                                     (b + 1) * (size_t)cfg->batch,
                                     batches * (size_t)cfg->batch,
                                     loss_sum / (double)loss_n,
-                                    dt > 0 ? (double)(loss_n * (size_t)cfg->batch) / dt : 0};
+                                    dt > 0 ? (double)((loss_n - n_before) * (size_t)cfg->batch) / dt
+                                           : 0};
                 cb->progress(&p, cb->user);
             }
         }

@@ -36,7 +36,7 @@ train_config train_default_config(void);
 typedef struct train_progress {
     int epoch, epochs;  /* epoch is 0-based */
     size_t done, total; /* images of this epoch */
-    double running_loss, img_per_s;
+    double running_loss, img_per_s; /* img_per_s: of this process (a resumed run's too) */
 } train_progress;
 
 typedef struct epoch_result {
