@@ -33,6 +33,13 @@ static void test_csv_formats(void) {
     CHECK_OK(label_set_read(&l, touch("csv", "generic.csv", "x/1.png,12,2\nx/2.png,13,1\n")));
     CHECK(l.n == 2 && l.items[1].std == 1);
     label_set_free(&l);
+    /* a mixed list: the vote spread (or real age) empty where it is unknown */
+    CHECK_OK(label_set_read(&l, touch("csv", "mixed.csv",
+                                      "path,age,std\nappa/1.jpg,23.2,5.5\nutk/2.jpg,40,\n"
+                                      "utk/3.jpg,41, \n")));
+    CHECK(l.n == 3 && l.items[0].std == 5.5 && isnan(l.items[1].std) && isnan(l.items[2].std) &&
+          l.items[1].mean == 40);
+    label_set_free(&l);
     CHECK_OK(label_set_read(&l, touch("csv", "utk.csv",
                                       "file,age,gender_0male_1female,race_0"
                                       "white\nx.jpg,30,1,3\n")));

@@ -37,6 +37,17 @@ static relage_status grow(label_set *labels, size_t *cap, const char *what) {
     return RELAGE_OK;
 }
 
+/* A number, or an empty field: unknown (NaN), as a vote spread or real age missing from some
+ * rows of a mixed list. */
+static int optional_number(const char *field, double *value) {
+    while (*field == ' ') field++;
+    if (!*field) {
+        *value = NAN;
+        return 1;
+    }
+    return csv_number(field, value);
+}
+
 relage_status label_set_read(label_set *labels, const char *path) {
     static const char *const NAME[] = {"file_name", "image", "path", "file", NULL};
     static const char *const MEAN[] = {"apparent_age_avg", "mean", "age", NULL};
@@ -70,8 +81,8 @@ relage_status label_set_read(label_set *labels, const char *path) {
         l->std = l->real = NAN;
         l->gender = l->race = -1;
         if (nf <= need || !csv_number(t.rows[r][mean], &l->mean) ||
-            (std >= 0 && !csv_number(t.rows[r][std], &l->std)) ||
-            (real >= 0 && !csv_number(t.rows[r][real], &l->real)) || !*t.rows[r][name] ||
+            (std >= 0 && !optional_number(t.rows[r][std], &l->std)) ||
+            (real >= 0 && !optional_number(t.rows[r][real], &l->real)) || !*t.rows[r][name] ||
             (std >= 0 && l->std < 0)) {
             st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: bad label row (%d fields)", path, t.line[r],
                              nf);
