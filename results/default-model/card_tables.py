@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Markdown tables for the model card from `relage eval --json` outputs (train.sh's eval-*.json).
 
-    card_tables.py DIR       (DIR holds eval-<model>-<set>.json)
+    card_tables.py DIR [SHIPPED]   (DIR holds eval-<model>-<set>.json; SHIPPED: the shipped
+                                   model's tag, default mixed-f16)
 
-Prints the overall table (every model and set) and, for the shipped f16 model, the breakdowns
+Prints the overall table (every model and set) and, for the shipped model, the breakdowns
 by age group, gender and race that the labels carry (UTKFace codes: gender 0 male, 1 female;
 race 0 White, 1 Black, 2 Asian, 3 Indian, 4 other)."""
 import glob
@@ -11,7 +12,8 @@ import json
 import os
 import sys
 
-SETS = {"appa_heldout": "APPA-REAL held-out dev faces (apparent age)",
+SETS = {"utk_val": "UTKFace val split (real age)",
+        "appa_heldout": "APPA-REAL held-out dev faces (apparent age)",
         "utk_test": "UTKFace test split (real age)",
         "aaf_val": "All-Age-Faces val split (real age)"}
 GENDER = {"0": "male", "1": "female"}
@@ -24,6 +26,7 @@ def num(v, digits):
 
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "."
+    shipped = sys.argv[2] if len(sys.argv) > 2 else "mixed-f16"
     runs = {}
     for path in sorted(glob.glob(os.path.join(folder, "eval-*.json"))):
         name = os.path.basename(path)[len("eval-"):-len(".json")]
@@ -40,8 +43,8 @@ def main():
         print(f"| {model} | {rest} | {r['n']} | {num(r['mae'], 3)} | {num(r.get('eps'), 4)} "
               f"| {num(r.get('mae_real'), 3)} |")
     for s, title in SETS.items():
-        r = runs.get(f"f16-{s}")
-        if not r:
+        r = runs.get(f"{shipped}-{s}")
+        if not r or s == "utk_val":
             continue
         print(f"\n{title}, shipped model:\n")
         print("| group | n | MAE | epsilon |")

@@ -5,7 +5,8 @@
 #    recipe; the shipped model started from its epoch 7 of 20) to MTCNN crops of UTKFace +
 #    All-Age-Faces train (real ages), with AdamW, the reference's better recipe;
 # 2. fine-tune on 785 APPA-REAL dev faces (apparent ages);
-# 3. store the weights as float16 (relage export) and evaluate both files on the held-out
+# 3. store the weights as float16 (relage export; the first shipped model, v1, replaced by
+#    train_mixed.sh's) and evaluate both files on the held-out
 #    APPA-REAL faces, the UTKFace test split and the All-Age-Faces val split (eval-*.json).
 # Each step is skipped when its output exists, and training resumes where it stopped.
 set -euo pipefail
@@ -25,7 +26,7 @@ train pretrain-r18 --train pretrain.rlg --val utk_val.rlg --init "$INIT" \
 train finetune-r18 --train appa_finetune.rlg --val appa_heldout.rlg \
   --init pretrain-r18/model.safetensors --lr 1e-4 --epochs 10 --batch 32 \
   --protocol default-finetune
-$R export finetune-r18/model.safetensors --out relage-default.safetensors --dtype f16
+$R export finetune-r18/model.safetensors --out relage-default-v1.safetensors --dtype f16
 evaluate() { # TAG MODEL CACHE...
   local tag=$1 m=$2
   shift 2
@@ -33,9 +34,9 @@ evaluate() { # TAG MODEL CACHE...
     [ -s "eval-$tag-$c.json" ] || $R eval --model "$m" --cache "$c.rlg" --json > "eval-$tag-$c.json"
   done
 }
-evaluate f16 relage-default.safetensors appa_heldout utk_test aaf_val
+evaluate v1-f16 relage-default-v1.safetensors appa_heldout utk_test aaf_val
 evaluate finetune-r18 finetune-r18/model.safetensors appa_heldout utk_test
 evaluate pretrain-r18 pretrain-r18/model.safetensors appa_heldout utk_test
-[ -s eval-f16-appa_heldout-flip.json ] ||
-  $R eval --model relage-default.safetensors --cache appa_heldout.rlg --flip --json \
-    > eval-f16-appa_heldout-flip.json
+[ -s eval-v1-f16-appa_heldout-flip.json ] ||
+  $R eval --model relage-default-v1.safetensors --cache appa_heldout.rlg --flip --json \
+    > eval-v1-f16-appa_heldout-flip.json
