@@ -40,15 +40,37 @@ static double scaled_diff(const float *a, const float *b, size_t n) {
     return mb > 0 ? md / mb : md;
 }
 
-static void check_close(const char *what, const float *got, const float *want, size_t n, double tol,
-                        double *worst) {
-    double d = scaled_diff(got, want, n);
+/* Of the reg and logits outputs together. */
+static double out_diff(const model *a, const model *ref, int B) {
+    return fmax(scaled_diff(a->reg, ref->reg, (size_t)B),
+                scaled_diff(a->logits, ref->logits, (size_t)B * AGE_CLASSES));
+}
+
+/* Largest over the tensors of one kind: gradients of parameters, or buffers. */
+static double tensors_diff(const model *a, const model *ref, tensor_kind kind) {
+    double worst = 0;
+    for (size_t i = 0; i < ref->n_tensors; i++) {
+        const model_tensor *t = &ref->tensors[i];
+        if (t->kind != kind) continue;
+        const float *x = kind == TENSOR_PARAM ? a->grads : a->buffers;
+        const float *y = kind == TENSOR_PARAM ? ref->grads : ref->buffers;
+        worst = fmax(worst, scaled_diff(x + t->offset, y + t->offset, t->numel));
+    }
+    return worst;
+}
+
+static void check_scaled(const char *what, double d, double tol, double *worst) {
     if (d > *worst || isnan(d)) *worst = d;
     test_checks++;
     if (!(d <= tol)) {
         test_failures++;
         fprintf(stderr, "%s: scaled difference %.3g > %.1g\n", what, d, tol);
     }
+}
+
+static void check_close(const char *what, const float *got, const float *want, size_t n, double tol,
+                        double *worst) {
+    check_scaled(what, scaled_diff(got, want, n), tol, worst);
 }
 
 static void random_input(float *x, size_t n, uint64_t seed) {
@@ -85,10 +107,8 @@ static void compare_models(const char *name, const model *a, const model *ref, d
 
 static void outputs_close(const char *name, const model *a, const model *ref, int B, double tol) {
     char what[256];
-    snprintf(what, sizeof what, "%.200s reg", name);
-    check_close(what, a->reg, ref->reg, (size_t)B, tol, &worst_out);
-    snprintf(what, sizeof what, "%.200s logits", name);
-    check_close(what, a->logits, ref->logits, (size_t)B * AGE_CLASSES, tol, &worst_out);
+    snprintf(what, sizeof what, "%.200s outputs", name);
+    check_scaled(what, out_diff(a, ref, B), tol, &worst_out);
 }
 
 static void train_forward_backward(model *m, const float *x, const float *age, int B) {
@@ -97,18 +117,6 @@ static void train_forward_backward(model *m, const float *x, const float *age, i
     age_loss_forward_backward(m->dreg, m->dlogits, m->probs, m->expected, m->labels, m->dexpected,
                               m->reg, m->logits, age, (size_t)B);
     CHECK_OK(model_backward(m, m->dreg, m->dlogits));
-}
-
-/* Largest scaled gradient difference between two models over all parameter tensors. */
-static double grad_spread(const model *a, const model *b) {
-    double worst = 0;
-    for (size_t i = 0; i < a->n_tensors; i++) {
-        const model_tensor *t = &a->tensors[i];
-        if (t->kind != TENSOR_PARAM) continue;
-        double d = scaled_diff(a->grads + t->offset, b->grads + t->offset, t->numel);
-        if (d > worst) worst = d;
-    }
-    return worst;
 }
 
 /* The tiny networks the backends are compared on. */
@@ -145,9 +153,9 @@ static void test_network(resnet_arch arch, head_kind head, float width, int inpu
     train_forward_backward(ref, x, age, B);
     train_forward_backward(d, x, age, B);
     train_forward_backward(probe, x2, age, B);
-    double sensitivity = grad_spread(probe, ref), tol = fmax(1e-4, 3 * sensitivity);
+    double sensitivity = tensors_diff(probe, ref, TENSOR_PARAM), tol = fmax(1e-4, 3 * sensitivity);
     fprintf(stderr, "%s: ref's gradients move %.3g under a 1e-6 input change; dnnl vs ref %.3g\n",
-            name, sensitivity, grad_spread(d, ref));
+            name, sensitivity, tensors_diff(d, ref, TENSOR_PARAM));
     outputs_close(name, d, ref, B, 1e-4);
     compare_models(name, d, ref, tol);
 
@@ -273,19 +281,8 @@ typedef struct spread {
     double out, stats, grad; /* scaled output and running-statistic differences, 1 - cosine */
 } spread;
 
-static double out_diff(const model *a, const model *ref, int B) {
-    return fmax(scaled_diff(a->reg, ref->reg, (size_t)B),
-                scaled_diff(a->logits, ref->logits, (size_t)B * AGE_CLASSES));
-}
-
 static spread train_spread(const model *a, const model *ref, int B) {
-    spread s = {out_diff(a, ref, B), 0, 1 - grad_cosine(a, ref)};
-    for (size_t i = 0; i < ref->n_tensors; i++) {
-        const model_tensor *t = &ref->tensors[i];
-        if (t->kind == TENSOR_BUFFER)
-            s.stats = fmax(s.stats, scaled_diff(a->buffers + t->offset, ref->buffers + t->offset,
-                                                t->numel));
-    }
+    spread s = {out_diff(a, ref, B), tensors_diff(a, ref, TENSOR_BUFFER), 1 - grad_cosine(a, ref)};
     return s;
 }
 

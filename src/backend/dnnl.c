@@ -72,7 +72,6 @@ typedef struct unit_plan {
 typedef struct plan {
     int B, training;
     dnnl_data_type_t dt;  /* of activations and weights: f32 or bf16 */
-    dnnl_format_tag_t act; /* activation layout asked for: any (f32) or nhwc (bf16) */
     uint64_t generation; /* inference: of the folded weights */
     seq pre, fwd, bwd;   /* pre: weight reorders (training) or folding reorders (inference) */
     unit_plan *units;
@@ -289,6 +288,12 @@ static void plain_backward_weights(plan *p, unit_plan *up, const dnnl_dims_t sd,
     up->bw_ddst = new_mem(p, &pdst, DNNL_MEMORY_ALLOCATE);
 }
 
+/* The activation layout asked for: oneDNN's choice in f32; channels-last in bf16, the layout its
+ * AMX kernels run on (in a blocked layout bf16 convolutions fall to kernels ~10x slower). */
+static dnnl_format_tag_t act_layout(const plan *p) {
+    return p->dt == dnnl_bf16 ? dnnl_nhwc : dnnl_format_tag_any;
+}
+
 static void build_unit_plan(builder *b, unit_plan *up, const conv_bn *u, dnnl_memory_t src,
                             int post_relu_sum, const dnnl_memory_desc_t *want_dst);
 
@@ -319,7 +324,7 @@ static void build_unit_plan(builder *b, unit_plan *up, const conv_bn *u, dnnl_me
     TRY(p, dnnl_memory_desc_init_by_tag(&smd, 4, sd, p->dt, dnnl_format_tag_any), "md");
     TRY(p, dnnl_memory_desc_init_by_tag(&wmd, 4, wd, p->dt, dnnl_format_tag_any), "md");
     TRY(p, dnnl_memory_desc_init_by_tag(&dwmd, 4, wd, dnnl_f32, dnnl_format_tag_any), "md");
-    TRY(p, dnnl_memory_desc_init_by_tag(&dmd, 4, dd, p->dt, p->act), "md");
+    TRY(p, dnnl_memory_desc_init_by_tag(&dmd, 4, dd, p->dt, act_layout(p)), "md");
     plain_md(p, &bmd, 1, bias_d, dnnl_x);
     plain_md(p, &plain_w, 4, wd, dnnl_oihw);
     if (src) smd = *md_of(src);
@@ -817,7 +822,6 @@ static relage_status plan_create(plan **out, model *m, int B, int training,
     p->B = B;
     p->training = training;
     p->dt = dt;
-    p->act = dt == dnnl_bf16 ? dnnl_nhwc : dnnl_format_tag_any;
     p->n_units = 1;
     for (int i = 0; i < m->n_blocks; i++)
         p->n_units += m->blocks[i].n_units + m->blocks[i].has_downsample;
