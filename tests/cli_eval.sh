@@ -16,6 +16,16 @@ check "eval exits 0" "[ $? -eq 0 ]"
 check "eval json" "grep -q '\"n\":2,\"mae\":1.0000,\"eps\":0.1967,\"mae_real\":1.0000,\"n_missing\":1' '$out/e.json'"
 "$relage" eval --predictions "$out/pred.csv" --labels "$out/labels.csv" --json --challenge > "$out/c.json"
 check "challenge counts the missing image" "grep -q '\"eps\":0.4645' '$out/c.json'"
+# Figures pair labels and predictions as the metrics do (here by base name).
+mkdir "$out/img"
+for n in a b c; do cp "$(dirname "$0")/../examples/astronaut.png" "$out/img/$n.jpg"; done
+printf 'file_name,predicted_age\nsub/a.jpg,22\nsub/b.jpg,40\nsub/c.jpg,50\n' > "$out/sub.csv"
+"$relage" eval --predictions "$out/sub.csv" --labels "$out/labels.csv" --threads 1 \
+  --scatter "$out/s.png" --error-by-age "$out/e.png" --grid "$out/g.png" --images "$out/img" > "$out/fig.txt"
+check "figures drawn" "[ $? -eq 0 ] && [ -s '$out/s.png' ] && [ -s '$out/e.png' ] && [ -s '$out/g.png' ]"
+check "figures' metrics" "grep -q '^3 images: MAE 4.000' '$out/fig.txt'"
+"$relage" eval --predictions "$out/sub.csv" --labels "$out/labels.csv" --grid "$out/g2.png" 2> "$out/err"
+check "--grid without --images exits 2 before any work" "[ $? -eq 2 ] && grep -q 'needs --images' '$out/err' && [ ! -e '$out/g2.png' ]"
 "$relage" eval --predictions "$out/nothing.csv" --labels "$out/labels.csv" 2> "$out/err"
 check "a missing file exits 1 naming it" "[ $? -eq 1 ] && grep -q nothing.csv '$out/err'"
 cat > "$out/runs.json" <<'JSON'

@@ -47,6 +47,9 @@ static void test_formats(void) {
     CHECK_NEAR(r.mae, 1.0, 1e-12);
     CHECK_NEAR(r.eps, (1.0 - exp(-4.0 / 32.0)) / 2.0, 1e-12);
     CHECK_NEAR(r.mae_real, (3.5 + 5.0) / 2.0, 1e-12);
+    size_t match[2];
+    CHECK_OK(eval_match(&l, &p, match)); /* a.jpg by its base name, b.jpg exactly */
+    CHECK(match[0] == 0 && match[1] == 1);
     prediction_set_free(&p);
     label_set_free(&l);
     /* ChaLearn 2015: image;mean;std without a header; a missing prediction */
@@ -54,6 +57,8 @@ static void test_formats(void) {
     CHECK_OK(prediction_set_read(&p, write_file("p2.csv", "image,age\nx.jpg,30\n")));
     CHECK_OK(eval_predictions(&l, &p, 0, &r));
     CHECK(r.n == 1 && r.n_missing == 1 && r.eps == 0.0);
+    CHECK_OK(eval_match(&l, &p, match));
+    CHECK(match[0] == 0 && match[1] == EVAL_NO_MATCH);
     CHECK_OK(eval_predictions(&l, &p, 1, &r));
     CHECK_NEAR(r.eps, 0.5, 1e-15); /* the missing one counts 1 over both labels */
     prediction_set_free(&p);

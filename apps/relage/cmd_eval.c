@@ -2,6 +2,7 @@
  * of an existing predictions CSV against labels, or of a model on a prepared face cache (whose
  * predictions can be written as CSV or in the ChaLearn submission formats). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ static void eval_usage(FILE *out) {
     fprintf(out,
             "usage: relage eval --predictions FILE --labels FILE [--json] [--challenge]\n"
             "       relage eval --model FILE --cache CACHE [--flip] [--precision P] [--out FILE]\n"
-            "                   [--json]\n"
+            "                   [--threads N] [--json]\n"
             "\n"
             "  --model FILE        a relage model, run on --cache (a face cache from relage\n"
             "                      prepare, which carries the labels)\n"
@@ -26,6 +27,7 @@ static void eval_usage(FILE *out) {
             "  --precision NAME    fp32 (default) or bf16 (CPUs with AVX512-BF16 or AMX): what\n"
             "                      bf16 inference costs in accuracy\n"
             "  --batch N           images per forward pass (default 32)\n"
+            "  --threads N         threads (default: all cores)\n"
             "  --out FILE          write the model's predictions: --format csv (default,\n"
             "                      file_name,predicted_age), chalearn15 (name;age) or\n"
             "                      chalearn16 (name,age), the challenges' submission formats\n"
@@ -57,26 +59,17 @@ static int draw_histogram(const label_set *labels, const char *label_path, const
     return st == RELAGE_OK;
 }
 
-/* Pairs each labelled image with its prediction (by name, as eval_predictions matches) and
- * draws predicted against true age (scatter) or the error by age. */
-static int draw_scatter(const label_set *labels, const prediction_set *preds, const char *png,
-                        int error_by_age) {
+/* Predicted against true age (scatter), or the error by age, over the matched images. */
+static int draw_scatter(const label_set *labels, const prediction_set *preds, const size_t *match,
+                        const char *png, int error_by_age) {
     double *truth = malloc((labels->n + 1) * sizeof *truth);
     double *pred = malloc((labels->n + 1) * sizeof *pred);
     size_t n = 0;
-    for (size_t i = 0; truth && pred && i < labels->n; i++) {
-        const char *name = labels->items[i].name, *base = strrchr(name, '/');
-        base = base ? base + 1 : name;
-        for (size_t k = 0; k < preds->n; k++) {
-            const char *pn = preds->names[k], *pb = strrchr(pn, '/');
-            pb = pb ? pb + 1 : pn;
-            if (strcmp(pn, name) == 0 || strcmp(pb, base) == 0) {
-                truth[n] = labels->items[i].mean;
-                pred[n++] = preds->ages[k];
-                break;
-            }
+    for (size_t i = 0; truth && pred && i < labels->n; i++)
+        if (match[i] != EVAL_NO_MATCH) {
+            truth[n] = labels->items[i].mean;
+            pred[n++] = preds->ages[match[i]];
         }
-    }
     relage_status st = RELAGE_ERR_NOMEM;
     if (truth && pred)
         st = error_by_age ? figure_error_by_age(png, "Error by age", truth, pred, n)
@@ -113,17 +106,14 @@ static int by_error(const void *a, const void *b) {
 }
 
 /* The 8 best and 8 worst predictions by |error| against the apparent mean (Figures 4, 5). */
-static int draw_grid(const label_set *labels, const prediction_set *preds, const char *dir,
-                     const char *png) {
+static int draw_grid(const label_set *labels, const prediction_set *preds, const size_t *match,
+                     const char *dir, const char *png) {
     enum { SHOW = 8 };
     scored *s = malloc((labels->n + 1) * sizeof *s);
     size_t n = 0;
     for (size_t i = 0; s && i < labels->n; i++)
-        for (size_t k = 0; k < preds->n; k++)
-            if (strcmp(preds->names[k], labels->items[i].name) == 0) {
-                s[n++] = (scored){i, k, fabs(preds->ages[k] - labels->items[i].mean)};
-                break;
-            }
+        if (match[i] != EVAL_NO_MATCH)
+            s[n++] = (scored){i, match[i], fabs(preds->ages[match[i]] - labels->items[i].mean)};
     if (s) qsort(s, n, sizeof *s, by_error);
     size_t show = n < 2 * SHOW ? n : 2 * SHOW, half = show / 2;
     char paths[2 * SHOW][512], captions[2 * SHOW][64];
@@ -192,7 +182,7 @@ int cmd_eval(int argc, char **argv) {
     const char *grid_path = NULL, *image_dir = NULL, *model_path = NULL, *cache_path = NULL;
     const char *out_path = NULL, *format = "csv", *error_path = NULL, *precision = "fp32";
     int json = 0, challenge = 0, flip = 0;
-    long batch = 32;
+    long batch = 32, threads = omp_get_num_procs();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -221,6 +211,8 @@ int cmd_eval(int argc, char **argv) {
             }
         } else if (strcmp(a, "--batch") == 0 && i + 1 < argc) {
             if (!parse_int_option(a, argv[++i], 1, 1024, &batch)) return 2;
+        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
+            if (!parse_int_option(a, argv[++i], 1, 1024, &threads)) return 2;
         } else if (strcmp(a, "--predictions") == 0 && i + 1 < argc) {
             pred_path = argv[++i];
         } else if (strcmp(a, "--labels") == 0 && i + 1 < argc) {
@@ -251,6 +243,11 @@ int cmd_eval(int argc, char **argv) {
                         "and --cache (see --help)\n");
         return 2;
     }
+    if (grid_path && !image_dir) {
+        fprintf(stderr, "relage eval: --grid needs --images DIR\n");
+        return 2;
+    }
+    omp_set_num_threads((int)threads);
     label_set labels;
     prediction_set preds;
     eval_result r;
@@ -280,9 +277,14 @@ int cmd_eval(int argc, char **argv) {
         label_set_free(&labels);
         return 0;
     }
-    if ((!model_path && prediction_set_read(&preds, pred_path) != RELAGE_OK) ||
-        eval_predictions(&labels, &preds, challenge, &r) != RELAGE_OK) {
+    if (!model_path && prediction_set_read(&preds, pred_path) != RELAGE_OK) {
         fprintf(stderr, "relage eval: %s\n", relage_last_error());
+        label_set_free(&labels);
+        return 1;
+    }
+    if (eval_predictions(&labels, &preds, challenge, &r) != RELAGE_OK) {
+        fprintf(stderr, "relage eval: %s\n", relage_last_error());
+        prediction_set_free(&preds);
         label_set_free(&labels);
         return 1;
     }
@@ -328,14 +330,21 @@ int cmd_eval(int argc, char **argv) {
                        e->n, e->mae, e->eps);
         }
     }
-    int ok = !scatter_path || draw_scatter(&labels, &preds, scatter_path, 0);
-    ok = (!error_path || draw_scatter(&labels, &preds, error_path, 1)) && ok;
-    if (grid_path && !image_dir) {
-        fprintf(stderr, "relage eval: --grid needs --images DIR\n");
-        ok = 0;
-    } else if (grid_path) {
-        ok = draw_grid(&labels, &preds, image_dir, grid_path) && ok;
+    size_t *match = NULL;
+    int ok = 1;
+    if (scatter_path || error_path || grid_path) {
+        match = malloc((labels.n + 1) * sizeof *match);
+        if (!match || eval_match(&labels, &preds, match) != RELAGE_OK) {
+            fprintf(stderr, "relage eval: out of memory\n");
+            ok = 0;
+        }
     }
+    if (ok) { /* each figure tried even when another fails */
+        if (scatter_path) ok = draw_scatter(&labels, &preds, match, scatter_path, 0) && ok;
+        if (error_path) ok = draw_scatter(&labels, &preds, match, error_path, 1) && ok;
+        if (grid_path) ok = draw_grid(&labels, &preds, match, image_dir, grid_path) && ok;
+    }
+    free(match);
     prediction_set_free(&preds);
     label_set_free(&labels);
     return ok ? 0 : 1;

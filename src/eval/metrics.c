@@ -99,15 +99,12 @@ static const char *base_name(const char *s) {
     return slash ? slash + 1 : s;
 }
 
-relage_status eval_predictions(const label_set *labels, const prediction_set *preds, int challenge,
-                               eval_result *result) {
-    memset(result, 0, sizeof *result);
+relage_status eval_match(const label_set *labels, const prediction_set *preds, size_t *match) {
     /* predictions indexed by full name and by base name */
     name_index *full = malloc((preds->n + 1) * sizeof *full);
     name_index *base = malloc((preds->n + 1) * sizeof *base);
-    char *used = calloc(preds->n + 1, 1);
-    if (!full || !base || !used) {
-        free(full), free(base), free(used);
+    if (!full || !base) {
+        free(full), free(base);
         return relage_fail(RELAGE_ERR_NOMEM, "eval: out of memory");
     }
     for (size_t i = 0; i < preds->n; i++) {
@@ -116,22 +113,40 @@ relage_status eval_predictions(const label_set *labels, const prediction_set *pr
     }
     qsort(full, preds->n, sizeof *full, compare_keys);
     qsort(base, preds->n, sizeof *base, compare_keys);
+    for (size_t i = 0; i < labels->n; i++) {
+        name_index key = {labels->items[i].name, 0}, *hit = NULL;
+        if (preds->n) hit = bsearch(&key, full, preds->n, sizeof *full, compare_keys);
+        if (!hit && preds->n) {
+            key.key = base_name(labels->items[i].name);
+            hit = bsearch(&key, base, preds->n, sizeof *base, compare_keys);
+        }
+        match[i] = hit ? hit->at : EVAL_NO_MATCH;
+    }
+    free(full), free(base);
+    return RELAGE_OK;
+}
+
+relage_status eval_predictions(const label_set *labels, const prediction_set *preds, int challenge,
+                               eval_result *result) {
+    memset(result, 0, sizeof *result);
+    size_t *match = malloc((labels->n + 1) * sizeof *match);
+    char *used = calloc(preds->n + 1, 1);
+    relage_status st = match && used ? eval_match(labels, preds, match)
+                                     : relage_fail(RELAGE_ERR_NOMEM, "eval: out of memory");
+    if (st != RELAGE_OK) {
+        free(match), free(used);
+        return st;
+    }
     double abs_sum = 0, eps_sum = 0, real_sum = 0;
     for (size_t i = 0; i < labels->n; i++) {
         const age_label *l = &labels->items[i];
-        name_index key = {l->name, 0}, *hit = NULL;
-        if (preds->n) hit = bsearch(&key, full, preds->n, sizeof *full, compare_keys);
-        if (!hit && preds->n) {
-            key.key = base_name(l->name);
-            hit = bsearch(&key, base, preds->n, sizeof *base, compare_keys);
-        }
-        if (!hit) {
+        if (match[i] == EVAL_NO_MATCH) {
             result->n_missing++;
             if (challenge) eps_sum += 1.0;
             continue;
         }
-        used[hit->at] = 1;
-        double x = preds->ages[hit->at], err = fabs(x - l->mean);
+        used[match[i]] = 1;
+        double x = preds->ages[match[i]], err = fabs(x - l->mean);
         double eps = isnan(l->std) ? (double)NAN : epsilon_error(x, l->mean, l->std);
         abs_sum += err;
         eps_sum += eps;
@@ -166,6 +181,6 @@ relage_status eval_predictions(const label_set *labels, const prediction_set *pr
             all[g]->mae /= (double)all[g]->n;
             all[g]->eps /= (double)all[g]->n;
         }
-    free(full), free(base), free(used);
+    free(match), free(used);
     return RELAGE_OK;
 }

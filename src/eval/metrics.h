@@ -48,7 +48,13 @@ typedef struct eval_result {
     eval_group gender[2], race[5]; /* by the labels' codes where they carry them (UTKFace) */
 } eval_result;
 
-/* Matches predictions to labels by name (exactly, else by the part after the last '/').
+/* The prediction of each label: match[i] is the index into preds of the one whose name equals
+ * label i's exactly, else whose part after the last '/' equals label i's, else EVAL_NO_MATCH.
+ * O((labels + predictions) log predictions). */
+#define EVAL_NO_MATCH ((size_t)-1)
+relage_status eval_match(const label_set *labels, const prediction_set *preds, size_t *match);
+
+/* Matches predictions to labels as eval_match does.
  * challenge: missing predictions count as epsilon 1 over the whole label file, the official
  * rule: epsilon is then averaged over all labels (n still counts the matched images). */
 relage_status eval_predictions(const label_set *labels, const prediction_set *preds, int challenge,
