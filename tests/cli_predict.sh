@@ -42,6 +42,23 @@ head -1 "$dir/out.csv" | grep -q "^image,face,whole_image,x1,y1,x2,y2,prob,age,s
 
 run "$examples/astronaut.png" --draw "$dir/drawn" > /dev/null
 [ -s "$dir/drawn/astronaut.png" ] || fail "no drawn image"
+# --draw never overwrites an input, and inputs with the same name get their own drawings
+mkdir -p "$dir/a" "$dir/b"
+cp "$examples/astronaut.png" "$dir/a/x.png"
+cp "$examples/astronaut.png" "$dir/b/x.png"
+sum=$(md5sum < "$dir/a/x.png")
+run "$dir/a/x.png" "$dir/b/x.png" --draw "$dir/a" > /dev/null
+[ "$(md5sum < "$dir/a/x.png")" = "$sum" ] || fail "--draw overwrote an input"
+[ -s "$dir/a/x-2.png" ] && [ -s "$dir/a/x-3.png" ] || fail "drawings: $(ls "$dir/a")"
+# a --draw that is a file is refused before any work; a drawing that fails keeps the ages
+if run "$examples/astronaut.png" --draw "$dir/a/x.png" 2> "$dir/err.txt"; then fail "--draw FILE accepted"; fi
+grep -q "not a folder" "$dir/err.txt" || fail "--draw FILE: $(cat "$dir/err.txt")"
+mkdir -p "$dir/c/astronaut.png" # a folder where the drawing would go
+if run "$examples/astronaut.png" --json --draw "$dir/c" > "$dir/c.jsonl" 2> "$dir/err.txt"; then
+  fail "a failed drawing exits 0"
+fi
+grep -q '"faces"' "$dir/c.jsonl" || fail "a failed drawing lost the ages"
+grep -q "drawing .*astronaut.png" "$dir/err.txt" || fail "drawing error: $(cat "$dir/err.txt")"
 
 set +e
 "$relage" predict --model "$dir/nope.safetensors" "$examples/astronaut.png" 2> "$dir/err.txt"

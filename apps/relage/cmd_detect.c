@@ -1,12 +1,10 @@
 /* relage detect: faces in images with MTCNN (or the cascade fallback): boxes, probabilities and
  * landmarks as a table or JSON lines, optionally drawn. Bad files are reported and skipped; the
  * exit code is 1 when any image failed. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "core/status.h"
@@ -32,7 +30,8 @@ static void detect_usage(FILE *out) {
             "  --square          square crops around the face's centre\n"
             "  --max-pixels N    refuse larger images (default 100000000)\n"
             "  --json            one JSON object per image per line\n"
-            "  --draw DIR        write DIR/NAME.png with boxes and landmarks drawn\n"
+            "  --draw DIR        write DIR/NAME.png with boxes and landmarks drawn (NAME-2.png,\n"
+            "                    ... where inputs share a name; an input is never overwritten)\n"
             "  --quiet           no progress on stderr\n");
 }
 
@@ -78,8 +77,8 @@ static void print_table(const char *path, const face_detection *faces, size_t n,
     }
 }
 
-static relage_status draw(const image *img, const char *path, const face_detection *faces, size_t n,
-                          const char *dir) {
+static relage_status draw(const image *img, const face_detection *faces, size_t n,
+                          const char *out) {
     static const uint8_t green[3] = {0, 230, 0}, red[3] = {255, 40, 40};
     image canvas = {0};
     relage_status st = image_crop(&canvas, img, 0, 0, img->width, img->height);
@@ -102,8 +101,6 @@ static relage_status draw(const image *img, const char *path, const face_detecti
         image_draw_text(&canvas, (int)lroundf(f->box[0]), (int)lroundf(f->box[1]) - 9 * scale,
                         label, green, scale);
     }
-    char out[4096];
-    drawn_path(out, sizeof out, dir, path);
     st = image_save_png(&canvas, out);
     image_free(&canvas);
     return st;
@@ -131,6 +128,7 @@ int cmd_detect(int argc, char **argv) {
     double factor = 0.709;
     float thresholds[3];
     input_list inputs = {0};
+    char **drawn = NULL;
     int rc = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -199,10 +197,7 @@ int cmd_detect(int argc, char **argv) {
         fprintf(stderr, "relage detect: no images given (see --help)\n");
         goto cleanup;
     }
-    if (draw_dir && mkdir(draw_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "relage detect: cannot create %s: %s\n", draw_dir, strerror(errno));
-        goto cleanup;
-    }
+    if (draw_dir && !(drawn = drawn_paths(&inputs, draw_dir, "detect"))) goto cleanup;
     detector *det = NULL;
     if (detector_open(&det, kind, mtcnn_dir, cascade_xml) != RELAGE_OK) {
         fprintf(stderr, "relage detect: %s\n", relage_last_error());
@@ -243,14 +238,18 @@ int cmd_detect(int argc, char **argv) {
         if (st == RELAGE_OK)
             n_crops = face_policy_apply(&policy, faces, n, img.width, img.height, crops, n ? n : 1,
                                         &whole_image);
-        if (st == RELAGE_OK && draw_dir) st = draw(&img, path, faces, n, draw_dir);
         if (st != RELAGE_OK) {
             failed++;
             report_image_error("detect", path, json);
-        } else if (json) {
-            print_json(path, faces, n, policy_text, crops, n_crops, whole_image);
         } else {
-            print_table(path, faces, n, whole_image && !policy.all);
+            if (json)
+                print_json(path, faces, n, policy_text, crops, n_crops, whole_image);
+            else
+                print_table(path, faces, n, whole_image && !policy.all);
+            if (drawn && draw(&img, faces, n, drawn[i]) != RELAGE_OK) { /* the faces stay printed */
+                failed++;
+                fprintf(stderr, "relage detect: drawing %s: %s\n", path, relage_last_error());
+            }
         }
         free(crops);
         free(faces);
@@ -262,6 +261,7 @@ int cmd_detect(int argc, char **argv) {
     detector_free(det);
     rc = failed ? 1 : 0;
 cleanup:
+    drawn_paths_free(drawn, inputs.n);
     input_list_free(&inputs);
     return rc;
 }

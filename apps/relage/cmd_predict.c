@@ -1,7 +1,6 @@
 /* relage predict: how old each face in the given images looks, through the public predictor
  * API (include/relage.h): a table, JSON lines or CSV, optionally drawn. Bad files are reported
  * and skipped; the exit code is 1 when any image failed. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +44,8 @@ static void predict_usage(FILE *out) {
             "  --json            one JSON object per image per line\n"
             "  --csv             one CSV row per face\n"
             "  --dist            add the 101 age probabilities (JSON and CSV)\n"
-            "  --draw DIR        write DIR/NAME.png with boxes and ages drawn\n"
+            "  --draw DIR        write DIR/NAME.png with boxes and ages drawn (NAME-2.png,\n"
+            "                    ... where inputs share a name; an input is never overwritten)\n"
             "  --threads N       threads (default: all cores)\n"
             "  --precision NAME  fp32 (default) or bf16 (CPUs with AVX512-BF16 or AMX)\n"
             "  --quiet           no progress or notes on stderr\n"
@@ -87,7 +87,7 @@ static void print_table(const char *path, const relage_result *r) {
     }
 }
 
-static relage_status draw(const char *path, const relage_result *r, const char *dir) {
+static relage_status draw(const char *path, const relage_result *r, const char *out) {
     static const uint8_t green[3] = {0, 230, 0}, black[3] = {0, 0, 0};
     image img = {0};
     relage_status st = image_load(&img, path, NULL);
@@ -112,8 +112,6 @@ static relage_status draw(const char *path, const relage_result *r, const char *
         image_fill_rect(&img, 0, 0, (int)strlen(label) * 6 * scale + 2 * scale, 9 * scale, green);
         image_draw_text(&img, scale, scale, label, black, scale);
     }
-    char out[4096];
-    drawn_path(out, sizeof out, dir, path);
     st = image_save_png(&img, out);
     image_free(&img);
     return st;
@@ -125,6 +123,7 @@ int cmd_predict(int argc, char **argv) {
     int json = 0, csv = 0, dist = 0, quiet = 0, rc = 2;
     long value;
     input_list inputs = {0};
+    char **drawn = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -182,10 +181,7 @@ int cmd_predict(int argc, char **argv) {
         goto cleanup;
     }
     if (!model_path) model_path = default_model();
-    if (draw_dir && mkdir(draw_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "relage predict: cannot create %s: %s\n", draw_dir, strerror(errno));
-        goto cleanup;
-    }
+    if (draw_dir && !(drawn = drawn_paths(&inputs, draw_dir, "predict"))) goto cleanup;
     relage_predictor *pred = NULL;
     if (relage_predictor_create(&pred, model_path, &opt) != RELAGE_OK) {
         fprintf(stderr, "relage predict: %s\n", relage_last_error());
@@ -205,16 +201,20 @@ int cmd_predict(int argc, char **argv) {
         const char *path = inputs.paths[i];
         relage_result r;
         relage_status st = relage_predict_file(pred, path, &r);
-        if (st == RELAGE_OK && draw_dir) st = draw(path, &r, draw_dir);
         if (st != RELAGE_OK) {
             failed++;
             report_image_error("predict", path, json);
-        } else if (json) {
-            print_json(path, &r, dist);
-        } else if (csv) {
-            print_csv(path, &r, dist);
         } else {
-            print_table(path, &r);
+            if (json)
+                print_json(path, &r, dist);
+            else if (csv)
+                print_csv(path, &r, dist);
+            else
+                print_table(path, &r);
+            if (drawn && draw(path, &r, drawn[i]) != RELAGE_OK) { /* the ages stay printed */
+                failed++;
+                fprintf(stderr, "relage predict: drawing %s: %s\n", path, relage_last_error());
+            }
         }
         relage_result_free(&r);
         progress_update(&p, (long)i + 1);
@@ -224,6 +224,7 @@ int cmd_predict(int argc, char **argv) {
     relage_predictor_free(pred);
     rc = failed ? 1 : 0;
 cleanup:
+    drawn_paths_free(drawn, inputs.n);
     input_list_free(&inputs);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -101,12 +102,84 @@ void input_list_free(input_list *list) {
     memset(list, 0, sizeof *list);
 }
 
-void drawn_path(char *out, size_t size, const char *dir, const char *path) {
-    const char *name = strrchr(path, '/');
-    name = name ? name + 1 : path;
-    const char *dot = strrchr(name, '.');
-    int stem = dot && dot != name ? (int)(dot - name) : (int)strlen(name);
-    snprintf(out, size, "%s/%.*s.png", dir, stem, name);
+/* The inputs' files by device and inode, sorted, to tell whether a name is one of them. */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
+static int compare_ids(const void *a, const void *b) {
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* A set of strings: open addressing over cap (a power of two) slots, FNV-1a. */
+static size_t slot_of(char **slots, size_t cap, const char *s) {
+    uint64_t h = 1469598103934665603u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) h = (h ^ *p) * 1099511628211u;
+    size_t i = (size_t)h & (cap - 1);
+    while (slots[i] && strcmp(slots[i], s) != 0) i = (i + 1) & (cap - 1);
+    return i;
+}
+
+char **drawn_paths(const input_list *list, const char *dir, const char *cmd) {
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "relage %s: --draw %s: %s\n", cmd, dir, strerror(errno));
+        return NULL;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "relage %s: --draw %s: not a folder\n", cmd, dir);
+        return NULL;
+    }
+    size_t cap = 16, n_ids = 0;
+    while (cap < 2 * list->n) cap *= 2;
+    char **out = calloc(list->n + 1, sizeof *out), **taken = calloc(cap, sizeof *taken);
+    file_id *ids = malloc((list->n + 1) * sizeof *ids);
+    int ok = out && taken && ids;
+    for (size_t i = 0; ok && i < list->n; i++)
+        if (stat(list->paths[i], &st) == 0) ids[n_ids++] = (file_id){st.st_dev, st.st_ino};
+    if (ok) qsort(ids, n_ids, sizeof *ids, compare_ids);
+    for (size_t i = 0; ok && i < list->n; i++) {
+        const char *path = list->paths[i], *name = strrchr(path, '/');
+        name = name ? name + 1 : path;
+        const char *dot = strrchr(name, '.');
+        int stem = dot && dot != name ? (int)(dot - name) : (int)strlen(name);
+        size_t size = strlen(dir) + (size_t)stem + 32;
+        if (!(out[i] = malloc(size))) {
+            ok = 0;
+            break;
+        }
+        for (unsigned k = 1;; k++) {
+            if (k == 1)
+                snprintf(out[i], size, "%s/%.*s.png", dir, stem, name);
+            else
+                snprintf(out[i], size, "%s/%.*s-%u.png", dir, stem, name, k);
+            size_t at = slot_of(taken, cap, out[i]);
+            if (taken[at]) continue;
+            file_id id;
+            if (stat(out[i], &st) == 0 &&
+                (id = (file_id){st.st_dev, st.st_ino},
+                 bsearch(&id, ids, n_ids, sizeof *ids, compare_ids)))
+                continue;
+            taken[at] = out[i];
+            break;
+        }
+    }
+    free(taken);
+    free(ids);
+    if (!ok) {
+        fprintf(stderr, "relage %s: out of memory\n", cmd);
+        drawn_paths_free(out, list->n);
+        return NULL;
+    }
+    return out;
+}
+
+void drawn_paths_free(char **paths, size_t n) {
+    for (size_t i = 0; paths && i < n; i++) free(paths[i]);
+    free(paths);
 }
 
 void report_image_error(const char *cmd, const char *path, int json) {

@@ -21,8 +21,12 @@ typedef struct input_list {
 int input_list_add(input_list *list, const char *path);
 void input_list_free(input_list *list);
 
-/* DIR/STEM.png for an input path (its file name without the extension): where --draw writes. */
-void drawn_path(char *out, size_t size, const char *dir, const char *path);
+/* Where --draw writes each input: DIR/STEM.png (STEM: the file name without its extension), or
+ * DIR/STEM-2.png, -3, ... where an earlier input took the name or the name is one of the inputs
+ * themselves (an input is never overwritten). Creates DIR; returns NULL and prints when DIR is
+ * not a folder that can be made. Free with drawn_paths_free. */
+char **drawn_paths(const input_list *list, const char *dir, const char *cmd);
+void drawn_paths_free(char **paths, size_t n);
 
 /* Reports a failed image: on stderr as "relage CMD: error", and with json also as the line
  * {"image": PATH, "error": TEXT} on stdout. The error is relage_last_error(). */
