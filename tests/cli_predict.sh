@@ -42,6 +42,10 @@ head -1 "$dir/out.csv" | grep -q "^image,face,whole_image,x1,y1,x2,y2,prob,age,s
 
 run "$examples/astronaut.png" --draw "$dir/drawn" > /dev/null
 [ -s "$dir/drawn/astronaut.png" ] || fail "no drawn image"
+# JSON stays UTF-8 whatever a file name holds: a byte that is not UTF-8 becomes U+FFFD
+cp "$examples/astronaut.png" "$dir/"$'caf\xe9-\xc3\xa9'".png"
+run "$dir/"$'caf\xe9-\xc3\xa9'".png" --json > "$dir/names.jsonl"
+grep -q 'caf\\ufffd-'$'\xc3\xa9''\.png' "$dir/names.jsonl" || fail "name not made UTF-8: $(cat "$dir/names.jsonl")"
 # --draw never overwrites an input, and inputs with the same name get their own drawings
 mkdir -p "$dir/a" "$dir/b"
 cp "$examples/astronaut.png" "$dir/a/x.png"

@@ -216,6 +216,20 @@ static void test_bad_files(void) {
     write_bytes(absurd, file, 8 + len + 4);
     expect_rejected(m, absurd, RELAGE_ERR_FORMAT, "conv1.weight");
     free(file);
+    /* A NaN or an infinity in a weight (f32, and f16 as export writes), rejected before any
+     * tensor is copied. */
+    model *nan_model = tiny(HEAD_BASE);
+    perturb(nan_model);
+    nan_model->params[nan_model->n_params - 1] = NAN;
+    path = temp_path("nan.safetensors");
+    CHECK_OK(checkpoint_save(nan_model, path));
+    expect_rejected(m, path, RELAGE_ERR_FORMAT, "NaN or an infinity");
+    nan_model->params[nan_model->n_params - 1] = 0;
+    nan_model->params[0] = INFINITY;
+    path = temp_path("inf16.safetensors");
+    CHECK_OK(checkpoint_save_as(nan_model, path, SAFETENSORS_F16));
+    expect_rejected(m, path, RELAGE_ERR_FORMAT, "NaN or an infinity");
+    model_free(nan_model);
     /* Not there at all; and not a relage checkpoint. */
     expect_rejected(m, temp_path("missing.safetensors"), RELAGE_ERR_IO, "missing.safetensors");
     model_config c;

@@ -127,6 +127,39 @@ int main(void) {
     printf("train loss %.2f -> %.2f over 3 epochs; resumed run bit-identical\n", first, last);
     snprintf(pa, sizeof pa, "%s/config.json", a);
     CHECK(access(pa, R_OK) == 0);
+
+    /* A folder holding a run is not started over; --resume with other settings is refused and
+     * names them; neither touches the run's files. */
+    unsigned char *before = NULL, *after = NULL;
+    snprintf(pb, sizeof pb, "%s/model.safetensors", a);
+    size_t n_before = file_bytes(pb, &before);
+    train_config again = tiny(cache, a);
+    CHECK_FAILS(train_run(&again, NULL, &stop, &stopped), RELAGE_ERR_INVALID_ARG);
+    CHECK(strstr(relage_last_error(), "already holds a run") != NULL);
+    again.resume = 1;
+    again.optim.lr = 3e-3f;
+    again.batch = 4;
+    CHECK_FAILS(train_run(&again, NULL, &stop, &stopped), RELAGE_ERR_MISMATCH);
+    CHECK(strstr(relage_last_error(), "lr 0.001 (this command: 0.003") != NULL);
+    CHECK(strstr(relage_last_error(), "batch 8 (this command: 4)") != NULL);
+    size_t n_after = file_bytes(pb, &after);
+    CHECK(n_before > 0 && n_before == n_after && memcmp(before, after, n_before) == 0);
+    free(before);
+    free(after);
+
+    /* config.json stays JSON whatever the paths hold */
+    char quoted[256], run_q[256];
+    snprintf(quoted, sizeof quoted, "%s/q\"c.cache", dir);
+    snprintf(run_q, sizeof run_q, "%s/run-q", dir);
+    CHECK(rename(cache, quoted) == 0);
+    train_config cq = tiny(quoted, run_q);
+    cq.epochs = 1;
+    CHECK_OK(train_run(&cq, NULL, &stop, &stopped));
+    snprintf(pa, sizeof pa, "%s/config.json", run_q);
+    unsigned char *config = NULL;
+    CHECK(file_bytes(pa, &config) > 0);
+    CHECK(config && strstr((const char *)config, "q\\\"c.cache\",") != NULL);
+    free(config);
     /* the finished run's summary */
     snprintf(pa, sizeof pa, "%s/summary.json", a);
     unsigned char *summary = NULL;

@@ -81,7 +81,7 @@ static void on_epoch(const epoch_result *r, void *user) {
 static int parse_float(const char *name, const char *v, float lo, float hi, float *out) {
     char *end = NULL;
     float x = strtof(v, &end);
-    if (*end || !(x >= lo && x <= hi)) {
+    if (end == v || *end || !(x >= lo && x <= hi)) {
         fprintf(stderr, "relage train: %s expects a number in [%g, %g], got '%s'\n", name,
                 (double)lo, (double)hi, v);
         return 0;
@@ -93,7 +93,7 @@ static int parse_float(const char *name, const char *v, float lo, float hi, floa
 int cmd_train(int argc, char **argv) {
     train_config c = train_default_config();
     long value, threads = omp_get_num_procs();
-    int quiet = 0, wd_set = 0;
+    int quiet = 0, wd_set = 0, milestones_set = 0;
     float wd = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -136,20 +136,20 @@ int cmd_train(int argc, char **argv) {
                 ok = parse_float(a, v, 0, 1, &c.optim.momentum);
             else if (strcmp(a, "--weight-decay") == 0)
                 ok = wd_set = parse_float(a, v, 0, 1, &wd);
-            else if (strcmp(a, "--input") == 0 && (ok = parse_int_option(a, v, 32, 4096, &value)))
-                c.model.input = (int)value;
-            else if (strcmp(a, "--hidden") == 0 && (ok = parse_int_option(a, v, 1, 65536, &value)))
-                c.model.hidden = (int)value;
-            else if (strcmp(a, "--epochs") == 0 && (ok = parse_int_option(a, v, 1, 10000, &value)))
-                c.epochs = (int)value;
-            else if (strcmp(a, "--batch") == 0 && (ok = parse_int_option(a, v, 1, 256, &value)))
-                c.batch = (int)value;
-            else if (strcmp(a, "--seed") == 0 && (ok = parse_int_option(a, v, 0, 1L << 40, &value)))
-                c.seed = (uint64_t)value;
-            else if (strcmp(a, "--model-seed") == 0 &&
-                     (ok = parse_int_option(a, v, 0, 1L << 40, &value)))
-                c.model.seed = (uint64_t)value;
-            else if (strcmp(a, "--threads") == 0)
+            else if (strcmp(a, "--input") == 0) {
+                if ((ok = parse_int_option(a, v, 32, 4096, &value))) c.model.input = (int)value;
+            } else if (strcmp(a, "--hidden") == 0) {
+                if ((ok = parse_int_option(a, v, 1, 65536, &value))) c.model.hidden = (int)value;
+            } else if (strcmp(a, "--epochs") == 0) {
+                if ((ok = parse_int_option(a, v, 1, 10000, &value))) c.epochs = (int)value;
+            } else if (strcmp(a, "--batch") == 0) {
+                if ((ok = parse_int_option(a, v, 1, 256, &value))) c.batch = (int)value;
+            } else if (strcmp(a, "--seed") == 0) {
+                if ((ok = parse_int_option(a, v, 0, 1L << 40, &value))) c.seed = (uint64_t)value;
+            } else if (strcmp(a, "--model-seed") == 0) {
+                if ((ok = parse_int_option(a, v, 0, 1L << 40, &value)))
+                    c.model.seed = (uint64_t)value;
+            } else if (strcmp(a, "--threads") == 0)
                 ok = parse_int_option(a, v, 1, 1024, &threads);
             else if (strcmp(a, "--precision") == 0)
                 c.precision = v;
@@ -181,8 +181,18 @@ int cmd_train(int argc, char **argv) {
                     if (v[at] != ',') break;
                     at++;
                 }
-                ok = n > 0 && v[at] == '\0';
+                ok = n > 0 && v[at] == '\0' && c.schedule.milestones[0] >= 1;
+                for (int k = 1; k < n; k++)
+                    ok = ok && c.schedule.milestones[k] > c.schedule.milestones[k - 1];
                 c.schedule.n_milestones = n;
+                milestones_set = 1;
+                if (!ok) {
+                    fprintf(stderr,
+                            "relage train: --milestones takes up to 8 increasing epochs "
+                            ">= 1, e.g. 10,15; got '%s'\n",
+                            v);
+                    return 2;
+                }
             } else {
                 fprintf(stderr, "relage train: unknown option '%s' (see --help)\n", a);
                 return 2;
@@ -196,6 +206,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (!c.train_cache || !c.out_dir) {
         fprintf(stderr, "relage train: needs --train CACHE and --out DIR (see --help)\n");
+        return 2;
+    }
+    if (milestones_set && c.schedule.kind != LR_STEP) {
+        fprintf(stderr, "relage train: --milestones belongs to --schedule step\n");
         return 2;
     }
     if (wd_set) c.optim.weight_decay = wd;

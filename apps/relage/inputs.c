@@ -159,9 +159,8 @@ char **drawn_paths(const input_list *list, const char *dir, const char *cmd) {
             size_t at = slot_of(taken, cap, out[i]);
             if (taken[at]) continue;
             file_id id;
-            if (stat(out[i], &st) == 0 &&
-                (id = (file_id){st.st_dev, st.st_ino},
-                 bsearch(&id, ids, n_ids, sizeof *ids, compare_ids)))
+            if (stat(out[i], &st) == 0 && (id = (file_id){st.st_dev, st.st_ino},
+                                           bsearch(&id, ids, n_ids, sizeof *ids, compare_ids)))
                 continue;
             taken[at] = out[i];
             break;

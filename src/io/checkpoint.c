@@ -237,8 +237,16 @@ relage_status checkpoint_load_from(model *m, const safetensors_file *file, const
                 }
                 continue;
             }
+            size_t bad;
             if (pass == 0) {
                 if ((st = check_tensor(t, s, path)) != RELAGE_OK) break;
+                if (!safetensors_all_finite(file, s, &bad)) {
+                    st = relage_fail(RELAGE_ERR_FORMAT,
+                                     "tensor %s holds a NaN or an infinity (element %zu): a "
+                                     "damaged file, or one saved from a training that diverged",
+                                     name, bad);
+                    break;
+                }
                 r.loaded++;
             } else if (t->kind == TENSOR_COUNTER) {
                 st = safetensors_read_i64(file, s, &m->counters[t->offset], 1);

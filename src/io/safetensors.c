@@ -610,6 +610,32 @@ cleanup:
     return st;
 }
 
+int safetensors_all_finite(const safetensors_file *file, const safetensors_tensor *t, size_t *bad) {
+    const unsigned char *src = file->data + t->offset;
+    size_t n = t->numel;
+    for (size_t i = 0; i < n; i++) {
+        int inf_or_nan;
+        switch (t->dtype) {
+        case SAFETENSORS_F32:
+            inf_or_nan = (load_le32(src + 4 * i) & 0x7F800000u) == 0x7F800000u;
+            break;
+        case SAFETENSORS_F16:
+            inf_or_nan = (load_le16(src + 2 * i) & 0x7C00u) == 0x7C00u;
+            break;
+        case SAFETENSORS_BF16:
+            inf_or_nan = (load_le16(src + 2 * i) & 0x7F80u) == 0x7F80u;
+            break;
+        default:
+            return 1;
+        }
+        if (inf_or_nan) {
+            *bad = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
 relage_status safetensors_read_i64(const safetensors_file *file, const safetensors_tensor *t,
                                    int64_t *dst, size_t n) {
     relage_status st = check_read(file, t, dst, n);

@@ -16,6 +16,7 @@
 #include "eval/metrics.h"
 #include "eval/model_eval.h"
 #include "io/checkpoint.h"
+#include "train/run_config.h"
 #include "train/summary.h"
 
 train_config train_default_config(void) {
@@ -65,36 +66,6 @@ static void path_in(char *out, size_t size, const char *dir, const char *name) {
     snprintf(out, size, "%s/%s", dir, name);
 }
 
-static relage_status write_config(const train_config *c, const char *dir) {
-    char path[4096], tmp[4200];
-    path_in(path, sizeof path, dir, "config.json");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "w");
-    if (!fp) return relage_fail(RELAGE_ERR_IO, "%s: %s", tmp, strerror(errno));
-    fprintf(fp,
-            "{\"relage_version\":\"%s\",\"arch\":\"%s\",\"head\":\"%s\",\"width\":%g,"
-            "\"input\":%d,\"hidden\":%d,\"rn_literal\":%d,\"model_seed\":%llu,"
-            "\"optimizer\":\"%s\",\"lr\":%g,\"weight_decay\":%g,\"momentum\":%g,"
-            "\"schedule\":\"%s\",\"milestones\":[%d,%d],\"gamma\":%g,\"epochs\":%d,"
-            "\"batch\":%d,\"seed\":%llu,\"train\":\"%s\",\"val\":\"%s\",\"test\":\"%s\","
-            "\"init\":\"%s\","
-            "\"backend\":\"%s\",\"precision\":\"%s\"}\n",
-            RELAGE_VERSION, resnet_arch_name(c->model.arch), head_kind_name(c->model.head),
-            (double)c->model.width, c->model.input, c->model.hidden, c->model.rn_literal,
-            (unsigned long long)c->model.seed, c->optim.kind == OPTIM_RMSPROP ? "rmsprop" : "adamw",
-            (double)c->optim.lr, (double)c->optim.weight_decay, (double)c->optim.momentum,
-            c->schedule.kind == LR_STEP     ? "step"
-            : c->schedule.kind == LR_COSINE ? "cosine"
-                                            : "constant",
-            c->schedule.milestones[0], c->schedule.milestones[1], (double)c->schedule.gamma,
-            c->epochs, c->batch, (unsigned long long)c->seed, c->train_cache,
-            c->val_cache ? c->val_cache : "", c->test_cache ? c->test_cache : "",
-            c->init ? c->init : "", c->backend, c->precision);
-    if (fclose(fp) != 0 || rename(tmp, path) != 0)
-        return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-    return RELAGE_OK;
-}
-
 static relage_status append_log(const char *dir, const epoch_result *r) {
     char path[4096];
     path_in(path, sizeof path, dir, "log.jsonl");
@@ -129,8 +100,19 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
     relage_status st;
     if (cfg->batch < 1 || cfg->batch > 256 || cfg->epochs < 1)
         return relage_fail(RELAGE_ERR_INVALID_ARG, "train: batch 1..256 and epochs >= 1");
-    if (mkdir(cfg->out_dir, 0777) != 0 && errno != EEXIST)
-        return relage_fail(RELAGE_ERR_IO, "%s: %s", cfg->out_dir, strerror(errno));
+    if (cfg->resume && (st = run_config_check(cfg)) != RELAGE_OK) return st;
+    static const char *const RUN_FILES[] = {"log.jsonl", "state.safetensors", "model.safetensors",
+                                            "summary.json"};
+    for (int i = 0; !cfg->resume && i < 4; i++) {
+        char p[4096];
+        struct stat sb;
+        path_in(p, sizeof p, cfg->out_dir, RUN_FILES[i]);
+        if (stat(p, &sb) == 0)
+            return relage_fail(RELAGE_ERR_INVALID_ARG,
+                               "%s already holds a run (%s): continue it with --resume, or "
+                               "choose another --out",
+                               cfg->out_dir, RUN_FILES[i]);
+    }
     path_in(state_path, sizeof state_path, cfg->out_dir, "state.safetensors");
     path_in(model_path, sizeof model_path, cfg->out_dir, "model.safetensors");
     const backend *be = NULL;
@@ -153,15 +135,16 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
                          cfg->train_cache, train.n, cfg->batch);
         goto cleanup;
     }
+    if (mkdir(cfg->out_dir, 0777) != 0 && errno != EEXIST) {
+        st = relage_fail(RELAGE_ERR_IO, "%s: %s", cfg->out_dir, strerror(errno));
+        goto cleanup;
+    }
     train_position pos = {0};
     if (cfg->resume) {
         if ((st = checkpoint_load_state(m, opt, &pos, state_path)) != RELAGE_OK) goto cleanup;
     } else {
         if (cfg->init && (st = checkpoint_load(m, cfg->init, 0, NULL)) != RELAGE_OK) goto cleanup;
-        if ((st = write_config(cfg, cfg->out_dir)) != RELAGE_OK) goto cleanup;
-        char log[4096];
-        path_in(log, sizeof log, cfg->out_dir, "log.jsonl");
-        remove(log);
+        if ((st = run_config_write(cfg)) != RELAGE_OK) goto cleanup;
     }
     /* The crop record comes from the training faces, whatever an --init checkpoint recorded. */
     const face_cache_info *faces = face_cache_info_of(train_cache);
