@@ -26,6 +26,11 @@ check "figures drawn" "[ $? -eq 0 ] && [ -s '$out/s.png' ] && [ -s '$out/e.png' 
 check "figures' metrics" "grep -q '^3 images: MAE 4.000' '$out/fig.txt'"
 "$relage" eval --predictions "$out/sub.csv" --labels "$out/labels.csv" --grid "$out/g2.png" 2> "$out/err"
 check "--grid without --images exits 2 before any work" "[ $? -eq 2 ] && grep -q 'needs --images' '$out/err' && [ ! -e '$out/g2.png' ]"
+printf 'file_name,predicted_age\nzzz.jpg,22\n' > "$out/none.csv"
+"$relage" eval --predictions "$out/none.csv" --labels "$out/labels.csv" 2> "$out/err"
+check "no prediction matching a label exits 1" "[ $? -eq 1 ] && grep -q 'no prediction matches a label' '$out/err'"
+"$relage" eval --predictions "$out/sub.csv" --labels "$out/labels.csv" --grid "$out/g3.png" --images "$out/nowhere" 2> "$out/err"
+check "--grid with a missing --images folder exits 2" "[ $? -eq 2 ] && grep -q 'not found' '$out/err'"
 "$relage" eval --predictions "$out/nothing.csv" --labels "$out/labels.csv" 2> "$out/err"
 check "a missing file exits 1 naming it" "[ $? -eq 1 ] && grep -q nothing.csv '$out/err'"
 cat > "$out/runs.json" <<'JSON'

@@ -76,6 +76,40 @@ static void test_formats(void) {
     CHECK_FAILS(label_set_read(&l, write_file("quote.csv", "image,mean\n\"a.jpg,3\n")),
                 RELAGE_ERR_FORMAT);
     CHECK_FAILS(label_set_read(&l, "/nonexistent/labels.csv"), RELAGE_ERR_IO);
+    /* ages out of range, hexadecimal, a name labelled twice, a byte-order mark */
+    CHECK_FAILS(label_set_read(&l, write_file("big.csv", "path,age\na.jpg,3e10\n")),
+                RELAGE_ERR_FORMAT);
+    CHECK(strstr(relage_last_error(), "big.csv:2: an age or spread outside 0..150") != NULL);
+    CHECK_FAILS(label_set_read(&l, write_file("neg.csv", "a.jpg;30;-1\n")), RELAGE_ERR_FORMAT);
+    CHECK_FAILS(label_set_read(&l, write_file("hex.csv", "path,age\na.jpg,0x1f\n")),
+                RELAGE_ERR_FORMAT);
+    CHECK_FAILS(label_set_read(&l, write_file("twice.csv", "path,age\na.jpg,3\nb.jpg,4\n"
+                                                           "\na.jpg,5\n")),
+                RELAGE_ERR_FORMAT);
+    CHECK(strstr(relage_last_error(), "twice.csv:5: a.jpg is labelled again (first at line 2)") !=
+          NULL);
+    CHECK_OK(label_set_read(&l, write_file("bom.csv", "\xEF\xBB\xBFpath,age\na.jpg,3\n")));
+    CHECK(l.n == 1 && l.items[0].mean == 3);
+    label_set_free(&l);
+    /* predictions: a name twice; ambiguous base names; one prediction for two labels */
+    CHECK_FAILS(prediction_set_read(&p, write_file("p2x.csv", "file_name,predicted_age\n"
+                                                             "a.jpg,3\na.jpg,4\n")),
+                RELAGE_ERR_FORMAT);
+    CHECK(strstr(relage_last_error(), "p2x.csv:3: a second prediction for a.jpg") != NULL);
+    CHECK_OK(label_set_read(&l, write_file("l2.csv", "path,age\na.jpg,3\nx/b.jpg,4\n")));
+    CHECK_OK(prediction_set_read(&p, write_file("amb.csv", "file_name,predicted_age\n"
+                                                           "y/a.jpg,3\nz/a.jpg,4\n")));
+    size_t m2[2];
+    CHECK_FAILS(eval_match(&l, &p, m2), RELAGE_ERR_FORMAT);
+    CHECK(strstr(relage_last_error(), "both end in a.jpg") != NULL);
+    prediction_set_free(&p);
+    CHECK_OK(prediction_set_read(&p, write_file("two.csv", "file_name,predicted_age\nb.jpg,3\n")));
+    label_set_free(&l);
+    CHECK_OK(label_set_read(&l, write_file("l3.csv", "path,age\nx/b.jpg,3\ny/b.jpg,4\n")));
+    CHECK_FAILS(eval_match(&l, &p, m2), RELAGE_ERR_FORMAT);
+    CHECK(strstr(relage_last_error(), "matches the labels x/b.jpg and y/b.jpg") != NULL);
+    prediction_set_free(&p);
+    label_set_free(&l);
 }
 
 static void test_known_answer(void) {

@@ -1,11 +1,14 @@
 /* relage eval: MAE, epsilon-error, real-age MAE and breakdowns by age group, gender and race,
  * of an existing predictions CSV against labels, or of a model on a prepared face cache (whose
  * predictions can be written as CSV or in the ChaLearn submission formats). */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "data/face_cache.h"
@@ -125,6 +128,9 @@ static int draw_grid(const label_set *labels, const prediction_set *preds, const
                  labels->items[e->label].mean, preds->ages[e->pred]);
         path_ptr[j] = paths[j];
         caption_ptr[j] = captions[j];
+        if (access(paths[j], R_OK) != 0)
+            fprintf(stderr, "relage eval: %s: %s (drawn as a grey tile)\n", paths[j],
+                    strerror(errno));
     }
     relage_status st =
         show ? figure_image_grid(png, "Best (top rows) and worst (bottom rows) predictions",
@@ -243,8 +249,11 @@ int cmd_eval(int argc, char **argv) {
                         "and --cache (see --help)\n");
         return 2;
     }
-    if (grid_path && !image_dir) {
-        fprintf(stderr, "relage eval: --grid needs --images DIR\n");
+    struct stat dir_stat;
+    if (grid_path &&
+        (!image_dir || stat(image_dir, &dir_stat) != 0 || !S_ISDIR(dir_stat.st_mode))) {
+        fprintf(stderr, "relage eval: --grid needs --images DIR, a folder%s%s\n",
+                image_dir ? "; not found: " : "", image_dir ? image_dir : "");
         return 2;
     }
     omp_set_num_threads((int)threads);
@@ -282,8 +291,13 @@ int cmd_eval(int argc, char **argv) {
         label_set_free(&labels);
         return 1;
     }
-    if (eval_predictions(&labels, &preds, challenge, &r) != RELAGE_OK) {
-        fprintf(stderr, "relage eval: %s\n", relage_last_error());
+    int evaluated = eval_predictions(&labels, &preds, challenge, &r) == RELAGE_OK;
+    if (!evaluated || r.n == 0) {
+        if (evaluated)
+            fprintf(stderr, "relage eval: no prediction matches a label (names are compared "
+                            "whole, then by the part after the last '/')\n");
+        else
+            fprintf(stderr, "relage eval: %s\n", relage_last_error());
         prediction_set_free(&preds);
         label_set_free(&labels);
         return 1;

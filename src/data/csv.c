@@ -28,6 +28,7 @@ relage_status csv_read(csv_table *t, const char *path) {
     relage_status st = file_read_all(path, SIZE_MAX - 1, &text, &size);
     if (st != RELAGE_OK) return st;
     t->text = text;
+    if (size >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, size -= 3; /* UTF-8 BOM */
     t->delimiter = detect_delimiter(text);
     size_t max_rows = 1, max_fields = 1;
     for (size_t i = 0; i < size; i++) {
@@ -121,6 +122,32 @@ int csv_column(const csv_table *t, const char *name) {
     return -1;
 }
 
+typedef struct placed_name {
+    const char *name;
+    size_t at;
+} placed_name;
+
+static int by_name_then_place(const void *x, const void *y) {
+    const placed_name *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+
+int csv_first_duplicate(const char *const *names, size_t n, size_t *first, size_t *again) {
+    placed_name *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p) return -1;
+    for (size_t i = 0; i < n; i++) p[i] = (placed_name){names[i], i};
+    qsort(p, n, sizeof *p, by_name_then_place);
+    int found = 0;
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(p[i - 1].name, p[i].name) == 0 && (!found || p[i].at < *again)) {
+            *first = p[i - 1].at, *again = p[i].at;
+            found = 1;
+        }
+    free(p);
+    return found;
+}
+
 int csv_first_column(const csv_table *t, const char *const *names) {
     for (; *names; names++) {
         int c = csv_column(t, *names);
@@ -134,6 +161,8 @@ int csv_number(const char *field, double *value) {
     while (*field == ' ') field++;
     double v = strtod(field, &end);
     if (end == field) return 0;
+    for (const char *p = field; p < end; p++)
+        if (*p == 'x' || *p == 'X') return 0; /* strtod's hexadecimal: not a CSV number */
     while (*end == ' ') end++;
     if (*end || !isfinite(v)) return 0;
     *value = v;

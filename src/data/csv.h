@@ -29,7 +29,11 @@ int csv_column(const csv_table *t, const char *name);
 /* The first of the NULL-terminated names that is a column, or -1. */
 int csv_first_column(const csv_table *t, const char *const *names);
 
-/* Parses a whole field as a finite number; 0 if it is not one. */
+/* The earliest repeat among names[0..n): 1 and the positions of its first occurrence and of the
+ * repeat, 0 when the names are all different, -1 when out of memory. O(n log n). */
+int csv_first_duplicate(const char *const *names, size_t n, size_t *first, size_t *again);
+
+/* Parses a whole field as a finite decimal number (no hexadecimal); 0 if it is not one. */
 int csv_number(const char *field, double *value);
 
 void csv_free(csv_table *t);

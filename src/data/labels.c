@@ -48,6 +48,22 @@ static int optional_number(const char *field, double *value) {
     return csv_number(field, value);
 }
 
+/* A name labelled twice is an error (which label would count?), named with both lines. */
+static relage_status no_repeated_names(const label_set *labels, const char *path,
+                                       const int *lines) {
+    const char **names = malloc((labels->n + 1) * sizeof *names);
+    if (!names) return relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < labels->n; i++) names[i] = labels->items[i].name;
+    size_t a = 0, b = 0;
+    int found = csv_first_duplicate(names, labels->n, &a, &b);
+    free(names);
+    if (found < 0) return relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+    if (found)
+        return relage_fail(RELAGE_ERR_FORMAT, "%s:%d: %s is labelled again (first at line %d)",
+                           path, lines[b], labels->items[b].name, lines[a]);
+    return RELAGE_OK;
+}
+
 relage_status label_set_read(label_set *labels, const char *path) {
     static const char *const NAME[] = {"file_name", "image", "path", "file", NULL};
     static const char *const MEAN[] = {"apparent_age_avg", "mean", "age", NULL};
@@ -82,15 +98,23 @@ relage_status label_set_read(label_set *labels, const char *path) {
         l->gender = l->race = -1;
         if (nf <= need || !csv_number(t.rows[r][mean], &l->mean) ||
             (std >= 0 && !optional_number(t.rows[r][std], &l->std)) ||
-            (real >= 0 && !optional_number(t.rows[r][real], &l->real)) || !*t.rows[r][name] ||
-            (std >= 0 && l->std < 0)) {
+            (real >= 0 && !optional_number(t.rows[r][real], &l->real)) || !*t.rows[r][name]) {
             st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: bad label row (%d fields)", path, t.line[r],
                              nf);
             goto cleanup;
         }
-        if (gender >= 0 && gender < nf && csv_number(t.rows[r][gender], &code))
+        if (!(l->mean >= 0 && l->mean <= MAX_AGE) || l->real < 0 || l->real > MAX_AGE ||
+            l->std < 0 || l->std > MAX_AGE) { /* NaN (unknown) passes the last four */
+            st = relage_fail(RELAGE_ERR_FORMAT,
+                             "%s:%d: an age or spread outside 0..%d (age %g, spread %g, real %g)",
+                             path, t.line[r], MAX_AGE, l->mean, l->std, l->real);
+            goto cleanup;
+        }
+        if (gender >= 0 && gender < nf && csv_number(t.rows[r][gender], &code) && code >= 0 &&
+            code < 100)
             l->gender = (int)code;
-        if (race >= 0 && race < nf && csv_number(t.rows[r][race], &code)) l->race = (int)code;
+        if (race >= 0 && race < nf && csv_number(t.rows[r][race], &code) && code >= 0 && code < 100)
+            l->race = (int)code;
         if (!(l->name = strdup(t.rows[r][name]))) {
             st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
             goto cleanup;
@@ -98,6 +122,7 @@ relage_status label_set_read(label_set *labels, const char *path) {
         labels->n++;
     }
     if (labels->n == 0) st = relage_fail(RELAGE_ERR_FORMAT, "%s: no labels", path);
+    if (st == RELAGE_OK) st = no_repeated_names(labels, path, t.line + first);
 cleanup:
     csv_free(&t);
     if (st != RELAGE_OK) label_set_free(labels);

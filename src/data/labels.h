@@ -32,7 +32,11 @@ typedef struct label_report {
     char examples[256];
 } label_report;
 
-/* A label CSV in any of the formats above (delimiter and header detected). */
+enum { MAX_AGE = 150 }; /* ages and vote spreads outside 0..MAX_AGE are errors in a label file */
+
+/* A label CSV in any of the formats above (delimiter and header detected; a UTF-8 byte-order
+ * mark skipped). Bad rows, ages outside 0..MAX_AGE and names labelled twice are
+ * RELAGE_ERR_FORMAT naming the file and line. */
 relage_status label_set_read(label_set *labels, const char *path);
 
 /* A UTKFace or All-Age-Faces folder: ages (and UTKFace's gender and race) from the file names.

@@ -71,6 +71,12 @@ relage_status prediction_set_read(prediction_set *preds, const char *path) {
         }
         preds->ages[preds->n++] = v;
     }
+    size_t a = 0, b = 0;
+    int repeat = csv_first_duplicate((const char *const *)preds->names, preds->n, &a, &b);
+    if (repeat < 0) st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
+    if (repeat > 0)
+        st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: a second prediction for %s (first at line %d)",
+                         path, t.line[b + 1], preds->names[b], t.line[a + 1]);
 cleanup:
     csv_free(&t);
     if (st != RELAGE_OK) prediction_set_free(preds);
@@ -103,8 +109,9 @@ relage_status eval_match(const label_set *labels, const prediction_set *preds, s
     /* predictions indexed by full name and by base name */
     name_index *full = malloc((preds->n + 1) * sizeof *full);
     name_index *base = malloc((preds->n + 1) * sizeof *base);
-    if (!full || !base) {
-        free(full), free(base);
+    size_t *owner = calloc(preds->n + 1, sizeof *owner); /* label index + 1 */
+    if (!full || !base || !owner) {
+        free(full), free(base), free(owner);
         return relage_fail(RELAGE_ERR_NOMEM, "eval: out of memory");
     }
     for (size_t i = 0; i < preds->n; i++) {
@@ -113,17 +120,38 @@ relage_status eval_match(const label_set *labels, const prediction_set *preds, s
     }
     qsort(full, preds->n, sizeof *full, compare_keys);
     qsort(base, preds->n, sizeof *base, compare_keys);
-    for (size_t i = 0; i < labels->n; i++) {
-        name_index key = {labels->items[i].name, 0}, *hit = NULL;
+    relage_status st = RELAGE_OK;
+    for (size_t i = 0; i < labels->n && st == RELAGE_OK; i++) {
+        const char *name = labels->items[i].name;
+        name_index key = {name, 0}, *hit = NULL;
         if (preds->n) hit = bsearch(&key, full, preds->n, sizeof *full, compare_keys);
         if (!hit && preds->n) {
-            key.key = base_name(labels->items[i].name);
+            key.key = base_name(name);
             hit = bsearch(&key, base, preds->n, sizeof *base, compare_keys);
+            name_index *other = !hit                                          ? NULL
+                                : hit > base && !strcmp(hit[-1].key, key.key) ? hit - 1
+                                : hit + 1 < base + preds->n && !strcmp(hit[1].key, key.key)
+                                    ? hit + 1
+                                    : NULL;
+            if (other)
+                st = relage_fail(RELAGE_ERR_FORMAT,
+                                 "label %s: the predictions %s and %s both end in %s; name "
+                                 "the images alike in both files",
+                                 name, preds->names[hit->at], preds->names[other->at], key.key);
         }
         match[i] = hit ? hit->at : EVAL_NO_MATCH;
+        if (hit && st == RELAGE_OK) {
+            if (owner[hit->at])
+                st = relage_fail(RELAGE_ERR_FORMAT,
+                                 "the prediction %s matches the labels %s and %s; name the "
+                                 "images alike in both files",
+                                 preds->names[hit->at], labels->items[owner[hit->at] - 1].name,
+                                 name);
+            owner[hit->at] = i + 1;
+        }
     }
-    free(full), free(base);
-    return RELAGE_OK;
+    free(full), free(base), free(owner);
+    return st;
 }
 
 relage_status eval_predictions(const label_set *labels, const prediction_set *preds, int challenge,
@@ -155,8 +183,8 @@ relage_status eval_predictions(const label_set *labels, const prediction_set *pr
             real_sum += fabs(x - l->real);
             result->n_real++;
         }
-        int g = l->mean < 0 ? 0 : (int)(l->mean / 10.0);
-        if (g >= AGE_GROUPS) g = AGE_GROUPS - 1;
+        double decade = l->mean / 10.0;
+        int g = decade >= AGE_GROUPS - 1 ? AGE_GROUPS - 1 : decade > 0 ? (int)decade : 0;
         eval_group *in[3] = {&result->groups[g],
                              l->gender >= 0 && l->gender < 2 ? &result->gender[l->gender] : NULL,
                              l->race >= 0 && l->race < 5 ? &result->race[l->race] : NULL};

@@ -13,7 +13,7 @@
 #include "relage.h"
 
 /* Reads predictions: a CSV with columns file_name (or image, path) and predicted_age (or age),
- * header required. */
+ * header required; a name given twice is RELAGE_ERR_FORMAT naming both lines. */
 typedef struct prediction_set {
     char **names;
     double *ages;
@@ -50,7 +50,9 @@ typedef struct eval_result {
 
 /* The prediction of each label: match[i] is the index into preds of the one whose name equals
  * label i's exactly, else whose part after the last '/' equals label i's, else EVAL_NO_MATCH.
- * O((labels + predictions) log predictions). */
+ * Ambiguity is RELAGE_ERR_FORMAT naming the names: two predictions with label i's base name, or
+ * one prediction matching two labels. O((labels + predictions) log predictions). Prediction
+ * files with a name twice are refused when read (prediction_set_read). */
 #define EVAL_NO_MATCH ((size_t)-1)
 relage_status eval_match(const label_set *labels, const prediction_set *preds, size_t *match);
 
