@@ -46,6 +46,12 @@ run "$examples/astronaut.png" --draw "$dir/drawn" > /dev/null
 cp "$examples/astronaut.png" "$dir/"$'caf\xe9-\xc3\xa9'".png"
 run "$dir/"$'caf\xe9-\xc3\xa9'".png" --json > "$dir/names.jsonl"
 grep -q 'caf\\ufffd-'$'\xc3\xa9''\.png' "$dir/names.jsonl" || fail "name not made UTF-8: $(cat "$dir/names.jsonl")"
+# a list that names itself, and a folder with a link back up, end with an error or a skip
+echo "@$dir/self.txt" > "$dir/self.txt"
+if run "@$dir/self.txt" 2> "$dir/err.txt"; then fail "a self-naming list accepted"; fi
+grep -q "nested more than 8 deep" "$dir/err.txt" || fail "self list: $(cat "$dir/err.txt")"
+mkdir -p "$dir/loop/sub" && cp "$examples/astronaut.png" "$dir/loop/sub/" && ln -s .. "$dir/loop/sub/up"
+[ "$(run "$dir/loop" --csv 2> /dev/null | wc -l)" = 2 ] || fail "a link loop: not one image"
 # --draw never overwrites an input, and inputs with the same name get their own drawings
 mkdir -p "$dir/a" "$dir/b"
 cp "$examples/astronaut.png" "$dir/a/x.png"

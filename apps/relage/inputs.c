@@ -35,7 +35,26 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_folder(input_list *list, const char *dir) {
+/* The folders being searched, from the top one down: a folder met again inside itself (through
+ * a symbolic link) is skipped. */
+typedef struct folder_chain {
+    dev_t dev;
+    ino_t ino;
+    const struct folder_chain *up;
+} folder_chain;
+
+static int add_folder(input_list *list, const char *dir, const folder_chain *up) {
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        perror(dir);
+        return 0;
+    }
+    folder_chain here = {st.st_dev, st.st_ino, up};
+    for (const folder_chain *c = up; c; c = c->up)
+        if (c->dev == here.dev && c->ino == here.ino) {
+            fprintf(stderr, "relage: %s: skipped, a link back to a folder that holds it\n", dir);
+            return 1;
+        }
     struct dirent **entries = NULL;
     int n = scandir(dir, &entries, NULL, alphasort);
     if (n < 0) {
@@ -48,13 +67,12 @@ static int add_folder(input_list *list, const char *dir) {
         if (ok && name[0] != '.') {
             size_t len = strlen(dir) + strlen(name) + 2;
             char *path = malloc(len);
-            struct stat st;
             if (!path)
                 ok = 0;
             else {
                 snprintf(path, len, "%s/%s", dir, name);
                 if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                    ok = add_folder(list, path);
+                    ok = add_folder(list, path, &here);
                 else if (is_image_name(name))
                     ok = push(list, path);
                 free(path);
@@ -66,34 +84,61 @@ static int add_folder(input_list *list, const char *dir) {
     return ok;
 }
 
-/* @LIST: one path per line (blank lines and '#' comments skipped), each added as above. */
-static int add_list_file(input_list *list, const char *file) {
+static int add(input_list *list, const char *path, int depth);
+
+/* @LIST: one path per line (blank lines and '#' comments skipped), each added as above; lists
+ * may name lists, 8 deep at most (deeper is taken for a list that names itself). */
+static int add_list_file(input_list *list, const char *file, int depth) {
+    struct stat st;
+    if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr,
+                "relage: @%s: a folder; a list is a file of paths (give a folder "
+                "without the @)\n",
+                file);
+        return 0;
+    }
+    if (depth >= 8) {
+        fprintf(stderr, "relage: @%s: lists nested more than 8 deep (does a list name itself?)\n",
+                file);
+        return 0;
+    }
     FILE *fp = fopen(file, "r");
     if (!fp) {
         fprintf(stderr, "relage: cannot read list %s: %s\n", file, strerror(errno));
         return 0;
     }
     char line[4096];
-    int ok = 1;
+    int ok = 1, number = 0;
     while (ok && fgets(line, sizeof line, fp)) {
+        number++;
         size_t n = strcspn(line, "\r\n");
+        if (line[n] == '\0' && !feof(fp)) {
+            fprintf(stderr, "relage: %s:%d: a line longer than %zu bytes\n", file, number,
+                    sizeof line - 2);
+            ok = 0;
+            break;
+        }
         line[n] = '\0';
-        if (n && line[0] != '#') ok = input_list_add(list, line);
+        if (n && line[0] != '#') ok = add(list, line, depth + 1);
     }
     fclose(fp);
     return ok;
 }
 
-int input_list_add(input_list *list, const char *path) {
-    if (path[0] == '@') return add_list_file(list, path + 1);
+static int add(input_list *list, const char *path, int depth) {
+    if (path[0] == '@') return add_list_file(list, path + 1, depth);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         size_t first = list->n;
-        if (!add_folder(list, path)) return 0;
+        if (!add_folder(list, path, NULL)) return 0;
         qsort(list->paths + first, list->n - first, sizeof(char *), compare_names);
         return 1;
     }
     return push(list, path);
+}
+
+int input_list_add(input_list *list, const char *path) {
+    return add(list, path, 0);
 }
 
 void input_list_free(input_list *list) {
