@@ -31,6 +31,9 @@ printf 'file_name,predicted_age\nzzz.jpg,22\n' > "$out/none.csv"
 check "no prediction matching a label exits 1" "[ $? -eq 1 ] && grep -q 'no prediction matches a label' '$out/err'"
 "$relage" eval --predictions "$out/sub.csv" --labels "$out/labels.csv" --grid "$out/g3.png" --images "$out/nowhere" 2> "$out/err"
 check "--grid with a missing --images folder exits 2" "[ $? -eq 2 ] && grep -q 'not found' '$out/err'"
+sum=$(md5sum < "$out/labels.csv")
+"$relage" eval --predictions "$out/pred.csv" --labels "$out/labels.csv" --scatter "$out/labels.csv" 2> "$out/err"
+check "a figure over an input exits 2, the input intact" "[ $? -eq 2 ] && grep -q 'also an input' '$out/err' && [ \"\$(md5sum < '$out/labels.csv')\" = '$sum' ]"
 "$relage" eval --predictions "$out/nothing.csv" --labels "$out/labels.csv" 2> "$out/err"
 check "a missing file exits 1 naming it" "[ $? -eq 1 ] && grep -q nothing.csv '$out/err'"
 cat > "$out/runs.json" <<'JSON'

@@ -23,6 +23,16 @@ cp "$out/c.cache" "$out/d.cache.partial"
 "$relage" prepare --labels "$out/labels.csv" --images "$images" --detector none --size 64 \
   --out "$out/d.cache" --resume --quiet > /dev/null 2> "$out/err2"
 check "mismatching resume exits 1" "[ $? -eq 1 ] && grep -q 'crop size' '$out/err2'"
+# outputs that would replace an input or cannot be files are refused before any work
+sum=$(md5sum < "$out/labels.csv")
+"$relage" prepare --labels "$out/labels.csv" --images "$images" --detector none --out "$out/labels.csv" 2> "$out/err3"
+check "--out the labels file exits 2, labels intact" "[ $? -eq 2 ] && grep -q 'also an input' '$out/err3' && [ \"\$(md5sum < '$out/labels.csv')\" = '$sum' ]"
+"$relage" prepare --labels "$out/labels.csv" --images "$images" --detector none --out "$out" 2> "$out/err4"
+check "--out a folder exits 2" "[ $? -eq 2 ] && grep -q 'a folder' '$out/err4'"
+# no image readable (a wrong --images): an error, and no cache
+"$relage" prepare --labels "$out/labels.csv" --images "$out/nowhere" --detector none --size 32 \
+  --out "$out/e.cache" --quiet > /dev/null 2> "$out/err5"
+check "no readable image exits 1, no cache" "[ $? -eq 1 ] && grep -q 'none of the 5 images' '$out/err5' && [ ! -e '$out/e.cache' ] && [ ! -e '$out/e.cache.partial' ]"
 "$relage" prepare --out "$out/x" 2> /dev/null
 check "missing inputs exit 2" "[ $? -eq 2 ]"
 echo "cli_prepare: $pass passed, $fail failed"

@@ -38,7 +38,7 @@ int main(void) {
 
     /* an interrupted run: image a (2 faces), b (1 face), c (1 of its 2 faces) */
     face_cache_writer *w = NULL;
-    CHECK_OK(face_cache_begin(&w, path, &info, 0, &done));
+    CHECK_OK(face_cache_begin(&w, path, &info, 0, NULL, 0, &done));
     CHECK_INT_EQ(done, 0);
     const char *names[4] = {"a.jpg", "a.jpg", "b.jpg", "c.jpg"};
     const int faces[4] = {0, 1, 0, 0};
@@ -55,11 +55,15 @@ int main(void) {
 
     /* other settings refuse to resume it */
     face_cache_info other = info_of("cascade");
-    CHECK_FAILS(face_cache_begin(&w, path, &other, 1, &done), RELAGE_ERR_MISMATCH);
+    const char *images[3] = {"a.jpg", "b.jpg", "c.jpg"}, *others[3] = {"a.jpg", "x.jpg", "c.jpg"};
+    CHECK_FAILS(face_cache_begin(&w, path, &other, 1, images, 3, &done), RELAGE_ERR_MISMATCH);
     CHECK(strstr(relage_last_error(), "detector") != NULL);
+    /* and so do other images (a label list changed between the runs) */
+    CHECK_FAILS(face_cache_begin(&w, path, &info, 1, others, 3, &done), RELAGE_ERR_MISMATCH);
+    CHECK(strstr(relage_last_error(), "image 2 is b.jpg, now x.jpg") != NULL);
 
     /* resuming: a and b are done, c is dropped and redone */
-    CHECK_OK(face_cache_begin(&w, path, &info, 1, &done));
+    CHECK_OK(face_cache_begin(&w, path, &info, 1, images, 3, &done));
     CHECK_INT_EQ(done, 2);
     for (int k = 0; k < 2; k++) {
         memset(px, 7 + k, sizeof px);

@@ -21,7 +21,7 @@ static void make_cache(const char *path) {
     snprintf(info.source, sizeof info.source, "synthetic");
     face_cache_writer *w = NULL;
     uint64_t done;
-    CHECK_OK(face_cache_begin(&w, path, &info, 0, &done));
+    CHECK_OK(face_cache_begin(&w, path, &info, 0, NULL, 0, &done));
     rng r;
     rng_seed(&r, 5);
     static uint8_t px[40 * 40 * 3];

@@ -144,8 +144,7 @@ static void summarise(metric_stats *m) {
     m->mean = stats_mean(m->v, m->n);
     m->sd = stats_sd(m->v, m->n);
     m->w = m->p = NAN;
-    if (m->n >= 3 && stats_shapiro_wilk(m->v, m->n, &m->w, &m->p) != RELAGE_OK)
-        m->w = m->p = NAN;
+    if (m->n >= 3 && stats_shapiro_wilk(m->v, m->n, &m->w, &m->p) != RELAGE_OK) m->w = m->p = NAN;
 }
 
 /* Student's and Welch's t-tests of one metric between two models (NAN without 2 seeds each). */
@@ -298,9 +297,9 @@ int cmd_compare(int argc, char **argv) {
                 }
                 for (int k = 0; k < METRICS; k++)
                     if (k == MAE || !isnan(t[k][0].p))
-                        printf("%-24s %-24s %-7s %9.4f %9.4f %9.4f %9.4f %9.4f\n", x->name,
-                               y->name, METRIC_NAME[k], t[k][0].t, t[k][0].p, t[k][1].t,
-                               t[k][1].p, k == MAE ? pr.p : (double)NAN);
+                        printf("%-24s %-24s %-7s %9.4f %9.4f %9.4f %9.4f %9.4f\n", x->name, y->name,
+                               METRIC_NAME[k], t[k][0].t, t[k][0].p, t[k][1].t, t[k][1].p,
+                               k == MAE ? pr.p : (double)NAN);
                 continue;
             }
             printf("%s{\"a\":", first ? "" : ",");

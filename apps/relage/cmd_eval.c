@@ -256,6 +256,18 @@ int cmd_eval(int argc, char **argv) {
                 image_dir ? "; not found: " : "", image_dir ? image_dir : "");
         return 2;
     }
+    const char *inputs[4] = {pred_path, label_path, cache_path, model_path};
+    const char *outputs[5] = {out_path, hist_path, scatter_path, error_path, grid_path};
+    const char *flags[5] = {"--out", "--hist", "--scatter", "--error-by-age", "--grid"};
+    for (int i = 0; i < 5; i++) {
+        if (outputs[i] && !output_path_ok("eval", flags[i], outputs[i], inputs, 4)) return 2;
+        for (int j = 0; outputs[i] && j < i; j++)
+            if (outputs[j] && strcmp(outputs[i], outputs[j]) == 0) {
+                fprintf(stderr, "relage eval: %s and %s both write %s\n", flags[j], flags[i],
+                        outputs[i]);
+                return 2;
+            }
+    }
     omp_set_num_threads((int)threads);
     label_set labels;
     prediction_set preds;

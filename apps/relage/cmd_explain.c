@@ -7,6 +7,7 @@
 #include "api/predictor_internal.h"
 #include "cli.h"
 #include "eval/explain.h"
+#include "inputs.h"
 #include "relage.h"
 
 static void explain_usage(FILE *out) {
@@ -55,6 +56,8 @@ int cmd_explain(int argc, char **argv) {
         fprintf(stderr, "relage explain: needs IMAGE, --model FILE and --out PNG (see --help)\n");
         return 2;
     }
+    const char *inputs[2] = {image_path, model_path};
+    if (!output_path_ok("explain", "--out", out, inputs, 2)) return 2;
     opt.max_faces = 1;
     relage_predictor *p = NULL;
     image face = {0};

@@ -64,7 +64,7 @@ int cmd_export(int argc, char **argv) {
         return 1;
     }
     model_free(m);
-    fprintf(stderr, "relage export: %s (%.1f MB) -> %s (%.1f MB, weights %s)\n", in,
-            megabytes(in), out, megabytes(out), dtype_name);
+    fprintf(stderr, "relage export: %s (%.1f MB) -> %s (%.1f MB, weights %s)\n", in, megabytes(in),
+            out, megabytes(out), dtype_name);
     return 0;
 }

@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/status.h"
 #include "data/face_cache.h"
 #include "data/labels.h"
 #include "detect/detector.h"
 #include "image/image.h"
+#include "inputs.h"
 
 enum { MAX_FACES = 16 };
 
@@ -139,7 +141,7 @@ int cmd_prepare(int argc, char **argv) {
             } else if (strcmp(a, "--margin") == 0) {
                 char *end = NULL;
                 policy.margin = strtof(v, &end);
-                if (*end || !(policy.margin >= 0.0f && policy.margin <= 10.0f)) {
+                if (end == v || *end || !(policy.margin >= 0.0f && policy.margin <= 10.0f)) {
                     fprintf(stderr, "relage prepare: --margin expects a number in [0, 10]\n");
                     return 2;
                 }
@@ -155,6 +157,8 @@ int cmd_prepare(int argc, char **argv) {
         return 2;
     }
     if (!images) images = utk ? utk : aaf;
+    const char *inputs[3] = {labels_path, split, images};
+    if (!output_path_ok("prepare", "--out", out, inputs, 3)) return 2;
     omp_set_num_threads((int)threads);
 
     int rc = 1;
@@ -198,7 +202,15 @@ int cmd_prepare(int argc, char **argv) {
                  detector_kind_name(detector_kind_of(det)));
     }
     uint64_t done = 0;
-    if ((st = face_cache_begin(&w, out, &info, resume, &done)) != RELAGE_OK) goto fail;
+    const char **names = malloc((labels.n + 1) * sizeof *names);
+    if (!names) {
+        st = relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < labels.n; i++) names[i] = labels.items[i].name;
+    st = face_cache_begin(&w, out, &info, resume, names, labels.n, &done);
+    free(names);
+    if (st != RELAGE_OK) goto fail;
     if (done)
         fprintf(stderr, "relage prepare: resuming after %llu images\n", (unsigned long long)done);
 
@@ -229,6 +241,18 @@ int cmd_prepare(int argc, char **argv) {
         progress_update(&p, (long)(start + (size_t)n));
     }
     progress_finish(&p, (long)labels.n);
+    if (!done && counts[FACE_UNREADABLE] == labels.n) { /* a wrong --images, most likely */
+        st = relage_fail(RELAGE_ERR_IO,
+                         "none of the %zu images could be read from %s; no cache "
+                         "written",
+                         labels.n, images);
+        face_cache_abandon(w);
+        w = NULL;
+        char partial[4200];
+        snprintf(partial, sizeof partial, "%s.partial", out);
+        remove(partial);
+        goto fail;
+    }
     st = face_cache_finish(w);
     w = NULL;
     if (st != RELAGE_OK) goto fail;

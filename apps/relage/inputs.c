@@ -226,6 +226,35 @@ void drawn_paths_free(char **paths, size_t n) {
     free(paths);
 }
 
+int output_path_ok(const char *cmd, const char *flag, const char *out, const char *const *inputs,
+                   int n) {
+    struct stat o, in;
+    const char *why = NULL;
+    if (stat(out, &o) == 0) {
+        if (S_ISDIR(o.st_mode)) why = "a folder, not a file";
+        for (int i = 0; !why && i < n; i++)
+            if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == o.st_dev &&
+                in.st_ino == o.st_ino)
+                why = "also an input, which it would replace";
+    } else {
+        char *dir = strdup(out);
+        if (!dir) {
+            why = "out of memory";
+        } else {
+            char *slash = strrchr(dir, '/');
+            if (slash == dir)
+                slash[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+            if (slash && (stat(dir, &in) != 0 || !S_ISDIR(in.st_mode)))
+                why = "its folder does not exist";
+            free(dir);
+        }
+    }
+    if (why) fprintf(stderr, "relage %s: %s %s: %s\n", cmd, flag, out, why);
+    return why == NULL;
+}
+
 void report_image_error(const char *cmd, const char *path, int json) {
     if (json) {
         error_json_write(stdout, path, relage_last_error());

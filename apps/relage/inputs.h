@@ -28,6 +28,12 @@ void input_list_free(input_list *list);
 char **drawn_paths(const input_list *list, const char *dir, const char *cmd);
 void drawn_paths_free(char **paths, size_t n);
 
+/* 1 when out can be written as a file: not a folder, in a folder that exists, and none of the
+ * n inputs (the same file; NULL entries skipped), which it would replace. Else prints why
+ * ("relage CMD: FLAG OUT: ...") and returns 0. */
+int output_path_ok(const char *cmd, const char *flag, const char *out, const char *const *inputs,
+                   int n);
+
 /* Reports a failed image: on stderr as "relage CMD: error", and with json also as the line
  * {"image": PATH, "error": TEXT} on stdout. The error is relage_last_error(). */
 void report_image_error(const char *cmd, const char *path, int json);

@@ -55,7 +55,8 @@ struct face_cache_writer {
 };
 
 relage_status face_cache_begin(face_cache_writer **out, const char *path,
-                               const face_cache_info *info, int resume, uint64_t *images_done) {
+                               const face_cache_info *info, int resume, const char *const *names,
+                               size_t n_names, uint64_t *images_done) {
     uint64_t *done = images_done;
     *out = NULL;
     *done = 0;
@@ -95,6 +96,15 @@ relage_status face_cache_begin(face_cache_writer **out, const char *path,
             off_t at = (off_t)(HEADER_BYTES + r * record_bytes(info->size));
             if (pread(fileno(w->fp), &e, sizeof e, at) != (ssize_t)sizeof e) break;
             if (e.face_index == 0) {
+                e.name[sizeof e.name - 1] = '\0';
+                if (images >= n_names || strncmp(e.name, names[images], sizeof e.name - 1) != 0) {
+                    st = relage_fail(RELAGE_ERR_MISMATCH,
+                                     "%s: made from other images (its image %llu is %s, now %s); "
+                                     "remove it or run without --resume",
+                                     w->partial, (unsigned long long)images + 1, e.name,
+                                     images < n_names ? names[images] : "past the last");
+                    goto fail;
+                }
                 images++;
                 last_start = r;
             }

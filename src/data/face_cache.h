@@ -46,13 +46,15 @@ typedef struct face_cache_info {
 typedef struct face_cache_writer face_cache_writer;
 
 /* Starts PATH.partial. With resume, an existing PATH.partial whose header matches info (size,
- * policy, detector, source) is continued: *images_done receives the number of images whose
- * records are complete; the records of the last image there (which may lack faces) and a torn
- * record are dropped, so that image is made again. Images are counted by records with
- * face_index 0. A partial made with other settings is RELAGE_ERR_MISMATCH saying what differs,
- * and is left as it is. Without resume, PATH.partial starts afresh. */
+ * policy, detector, source) and whose images are the first of names[0..n_names) in that order
+ * (the images the caller will write) is continued: *images_done receives the number of images
+ * whose records are complete; the records of the last image there (which may lack faces) and a
+ * torn record are dropped, so that image is made again. Images are counted by records with
+ * face_index 0. A partial made with other settings or from other images is RELAGE_ERR_MISMATCH
+ * saying what differs, and is left as it is. Without resume, PATH.partial starts afresh. */
 relage_status face_cache_begin(face_cache_writer **out, const char *path,
-                               const face_cache_info *info, int resume, uint64_t *images_done);
+                               const face_cache_info *info, int resume, const char *const *names,
+                               size_t n_names, uint64_t *images_done);
 /* Appends one record; pixels is size*size*3 bytes. Records reach the disk by face_cache_sync. */
 relage_status face_cache_append(face_cache_writer *w, const face_entry *entry,
                                 const uint8_t *pixels);
