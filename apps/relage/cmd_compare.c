@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "eval/metrics.h"
@@ -37,9 +38,11 @@ typedef struct model_group {
 } model_group;
 
 static void compare_usage(FILE *out) {
-    fprintf(out, "usage: relage compare RUNS.json|RUN_DIR... [--labels FILE] [--json] [--kde PNG]\n"
-                 "                [--kde-eps PNG]\n"
+    fprintf(out, "usage: relage compare [SOURCE=]RUNS.json|RUN_DIR... [--labels FILE] [--json]\n"
+                 "                [--kde PNG] [--kde-eps PNG]\n"
                  "\n"
+                 "  SOURCE=PATH     the runs of PATH count as models named SOURCE:MODEL, to\n"
+                 "                  compare implementations (e.g. pytorch=ref.json relage=DIR)\n"
                  "  --labels FILE   true ages of the test images (any label format relage eval\n"
                  "                  reads), for the paired test over per-image errors\n"
                  "  --json          one JSON object\n"
@@ -142,7 +145,7 @@ none:
 /* Mean, standard deviation and Shapiro-Wilk (3 or more values) of one metric. */
 static void summarise(metric_stats *m) {
     m->mean = stats_mean(m->v, m->n);
-    m->sd = stats_sd(m->v, m->n);
+    m->sd = m->n >= 2 ? stats_sd(m->v, m->n) : (double)NAN; /* undefined for one seed */
     m->w = m->p = NAN;
     if (m->n >= 3 && stats_shapiro_wilk(m->v, m->n, &m->w, &m->p) != RELAGE_OK) m->w = m->p = NAN;
 }
@@ -180,17 +183,26 @@ static void print_test_json(const char *name, const ttest_result *t) {
     json_write_number(stdout, t->p, 6);
 }
 
+/* The width of the model column: the longest name, at least 24. */
+static int name_width(const model_group *groups, size_t n) {
+    size_t w = 24;
+    for (size_t g = 0; g < n; g++)
+        if (strlen(groups[g].name) > w) w = strlen(groups[g].name);
+    return (int)w;
+}
+
 /* One table row per model with the metric recorded. */
 static void print_metric_table(const char *name, int k, const model_group *groups, size_t n) {
+    int w = name_width(groups, n);
     char mean[32], sd[32];
     snprintf(mean, sizeof mean, "%s mean", name);
     snprintf(sd, sizeof sd, "%s sd", name);
-    printf("%s%-24s %5s %12s %12s %9s %9s\n", k ? "\n" : "", "model", "seeds", mean, sd, "SW W",
+    printf("%s%-*s %5s %12s %12s %9s %9s\n", k ? "\n" : "", w, "model", "seeds", mean, sd, "SW W",
            "SW p");
     for (size_t g = 0; g < n; g++) {
         const metric_stats *m = &groups[g].m[k];
         if (m->n)
-            printf("%-24s %5zu %12.4f %12.4f %9.4f %9.4f\n", groups[g].name, m->n, m->mean, m->sd,
+            printf("%-*s %5zu %12.4f %12.4f %9.4f %9.4f\n", w, groups[g].name, m->n, m->mean, m->sd,
                    m->w, m->p);
     }
 }
@@ -218,16 +230,29 @@ int cmd_compare(int argc, char **argv) {
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "relage compare: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
-        } else if (run_set_read(&runs, argv[i]) != RELAGE_OK) {
-            fprintf(stderr, "relage compare: %s\n", relage_last_error());
-            goto cleanup;
         } else {
+            /* SOURCE=PATH names where the runs come from (when PATH is not itself a path) */
+            const char *path = argv[i], *eq = strchr(path, '=');
+            char source[32] = "";
+            if (eq && eq > path && (size_t)(eq - path) < sizeof source &&
+                !memchr(path, '/', (size_t)(eq - path)) && access(path, F_OK) != 0) {
+                snprintf(source, sizeof source, "%.*s", (int)(eq - path), path);
+                path = eq + 1;
+            }
+            if (run_set_read(&runs, path, *source ? source : NULL) != RELAGE_OK) {
+                fprintf(stderr, "relage compare: %s\n", relage_last_error());
+                goto cleanup;
+            }
             n_files++;
         }
     }
     if (!n_files) {
         compare_usage(stderr);
         return 2;
+    }
+    if (run_set_check(&runs) != RELAGE_OK) {
+        fprintf(stderr, "relage compare: %s\n", relage_last_error());
+        goto cleanup;
     }
     if (labels_path && label_set_read(&labels, labels_path) != RELAGE_OK) {
         fprintf(stderr, "relage compare: %s\n", relage_last_error());
@@ -276,8 +301,9 @@ int cmd_compare(int argc, char **argv) {
     } else {
         for (int k = 0; k < METRICS; k++)
             if (k == MAE || any_eps) print_metric_table(METRIC_NAME[k], k, groups, n_groups);
-        printf("\n%-24s %-24s %-7s %9s %9s %9s %9s %9s\n", "model A", "model B", "metric",
-               "Student t", "p", "Welch t", "p", "paired p");
+        printf("\n%-*s %-*s %-7s %9s %9s %9s %9s %9s\n", name_width(groups, n_groups), "model A",
+               name_width(groups, n_groups), "model B", "metric", "Student t", "p", "Welch t", "p",
+               "paired p");
     }
     int first = 1;
     size_t skipped = 0;
@@ -297,8 +323,9 @@ int cmd_compare(int argc, char **argv) {
                 }
                 for (int k = 0; k < METRICS; k++)
                     if (k == MAE || !isnan(t[k][0].p))
-                        printf("%-24s %-24s %-7s %9.4f %9.4f %9.4f %9.4f %9.4f\n", x->name, y->name,
-                               METRIC_NAME[k], t[k][0].t, t[k][0].p, t[k][1].t, t[k][1].p,
+                        printf("%-*s %-*s %-7s %9.4f %9.4f %9.4f %9.4f %9.4f\n",
+                               name_width(groups, n_groups), x->name, name_width(groups, n_groups),
+                               y->name, METRIC_NAME[k], t[k][0].t, t[k][0].p, t[k][1].t, t[k][1].p,
                                k == MAE ? pr.p : (double)NAN);
                 continue;
             }

@@ -124,7 +124,7 @@ static relage_status read_run_folder(run_set *set, const char *dir) {
     return RELAGE_OK;
 }
 
-relage_status run_set_read(run_set *set, const char *path) {
+static relage_status read_any(run_set *set, const char *path) {
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return read_run_folder(set, path);
     char *text = NULL;
@@ -182,6 +182,33 @@ relage_status run_set_read(run_set *set, const char *path) {
 cleanup:
     cJSON_Delete(root);
     return st;
+}
+
+relage_status run_set_read(run_set *set, const char *path, const char *source) {
+    size_t first = set->n;
+    relage_status st = read_any(set, path);
+    for (size_t i = first; st == RELAGE_OK && source && i < set->n; i++) {
+        run_result *r = &set->runs[i];
+        char model[sizeof r->model];
+        if (snprintf(model, sizeof model, "%s:%s", source, r->model) >= (int)sizeof model)
+            return relage_fail(RELAGE_ERR_INVALID_ARG, "%s: source name '%s' too long", path,
+                               source);
+        memcpy(r->model, model, sizeof model);
+    }
+    return st;
+}
+
+relage_status run_set_check(const run_set *set) {
+    if (set->n == 0) return relage_fail(RELAGE_ERR_INVALID_ARG, "no run with a test MAE");
+    for (size_t i = 0; i < set->n; i++)
+        for (size_t j = i + 1; j < set->n; j++)
+            if (set->runs[i].seed == set->runs[j].seed &&
+                strcmp(set->runs[i].model, set->runs[j].model) == 0)
+                return relage_fail(RELAGE_ERR_INVALID_ARG,
+                                   "runs %s and %s are both %s with seed %d (one run given twice?)",
+                                   set->runs[i].id, set->runs[j].id, set->runs[i].model,
+                                   set->runs[i].seed);
+    return RELAGE_OK;
 }
 
 void run_set_free(run_set *set) {

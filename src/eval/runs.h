@@ -27,9 +27,14 @@ typedef struct run_set {
     size_t n;
 } run_set;
 
-/* Appends the runs of one file; runs without a test MAE are skipped. Errors name the file and
- * the run. */
-relage_status run_set_read(run_set *set, const char *path);
+/* Appends the runs of one file (a runs JSON file, or a relage run folder); runs without a test
+ * MAE are skipped. With a source (e.g. "pytorch"), the runs' model names become "SOURCE:MODEL",
+ * to compare implementations of one model. Errors name the file and the run. */
+relage_status run_set_read(run_set *set, const char *path, const char *source);
+
+/* RELAGE_ERR_INVALID_ARG naming both when two runs are the same model and seed (one run given
+ * twice, most likely), or when there is no run at all. */
+relage_status run_set_check(const run_set *set);
 void run_set_free(run_set *set);
 
 #endif
