@@ -63,8 +63,8 @@ const char *relage_version(void);
 typedef struct relage_predictor relage_predictor;
 
 typedef struct relage_predictor_options {
-    const char *mtcnn_dir; /* MTCNN weights folder; NULL: $RELAGE_MTCNN, then
-                              ~/.local/share/relage/mtcnn */
+    const char *mtcnn_dir; /* MTCNN weights folder (an error if it lacks them); NULL:
+                              $RELAGE_MTCNN, then ~/.local/share/relage/mtcnn */
     const char *detector;  /* NULL: the one the model was trained with; "mtcnn", "cascade"
                               (OpenCV's frontal-face cascade from opencv-data), "none" (the whole
                               image is the face); a model trained on MTCNN crops falls back to the

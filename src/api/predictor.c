@@ -75,7 +75,8 @@ static relage_status open_detector(relage_predictor *p, const char *trained, cha
     detector_kind kind;
     relage_status st = detector_kind_parse(want, &kind);
     if (st != RELAGE_OK) return st;
-    if (kind == DETECTOR_MTCNN && !p->opt.detector && !detector_find_mtcnn(p->opt.mtcnn_dir)) {
+    if (kind == DETECTOR_MTCNN && !p->opt.detector && !p->opt.mtcnn_dir &&
+        !detector_find_mtcnn(NULL)) {
         snprintf(warning, wsize,
                  "; warning: the model was trained on MTCNN crops but no MTCNN weights were "
                  "found (--mtcnn DIR or RELAGE_MTCNN; scripts/get-mtcnn-weights), so faces are "

@@ -61,7 +61,8 @@ relage_status detector_open(detector **out, detector_kind kind, const char *mtcn
     d->cascade_params = cascade_default_params();
     const char *weights = detector_find_mtcnn(mtcnn_dir);
     relage_status st = RELAGE_OK;
-    if (kind == DETECTOR_MTCNN || (kind == DETECTOR_AUTO && weights)) {
+    /* a folder given explicitly must hold the weights: a typo does not fall back silently */
+    if (kind == DETECTOR_MTCNN || (kind == DETECTOR_AUTO && (weights || mtcnn_dir))) {
         if (!weights) {
             st = relage_fail(RELAGE_ERR_IO,
                              "MTCNN weights not found in %s (get them with "

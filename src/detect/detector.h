@@ -26,8 +26,9 @@ const char *detector_find_mtcnn(const char *dir);
 typedef struct detector detector;
 
 /* Opens a detector. DETECTOR_AUTO takes MTCNN when detector_find_mtcnn(mtcnn_dir) finds
- * weights, else the cascade at cascade_xml (NULL: the opencv-data default). Failure names what
- * was looked for; *out is NULL. */
+ * weights, else the cascade at cascade_xml (NULL: the opencv-data default); a mtcnn_dir given
+ * (not NULL) without weights is an error, not a fall-back. Failure names what was looked for;
+ * *out is NULL. */
 relage_status detector_open(detector **out, detector_kind kind, const char *mtcnn_dir,
                             const char *cascade_xml);
 void detector_free(detector *d);

@@ -155,6 +155,13 @@ relage_status checkpoint_read_config(const char *path, model_config *config) {
     const char *arch = safetensors_metadata(f, "arch"), *head = safetensors_metadata(f, "head");
     const char *width = safetensors_metadata(f, "width");
     char *end = NULL;
+    if (safetensors_find(f, "optimizer.state")) {
+        st = relage_fail(RELAGE_ERR_FORMAT,
+                         "%s: a training state (for relage train --resume); the model is the "
+                         "run's model.safetensors",
+                         path);
+        goto cleanup;
+    }
     if (!format || strcmp(format, FORMAT) != 0 || !arch || !head || !width) {
         st = relage_fail(RELAGE_ERR_FORMAT,
                          "%s: not a relage checkpoint (metadata format/arch/head/width missing)",
