@@ -167,8 +167,9 @@ static void print_metric_json(const char *key, const metric_stats *m) {
     int mae = strcmp(key, "mae") == 0;
     printf(",\"%s\":[", key);
     for (size_t i = 0; i < m->n; i++) printf("%s%.4f", i ? "," : "", m->v[i]);
-    printf("],\"%s_mean\":%.4f,\"%s_sd\":%.4f,\"%s%sshapiro_w\":", key, m->mean, key, m->sd,
-           mae ? "" : key, mae ? "" : "_");
+    printf("],\"%s_mean\":%.4f,\"%s_sd\":", key, m->mean, key);
+    json_write_number(stdout, m->sd, 4);
+    printf(",\"%s%sshapiro_w\":", mae ? "" : key, mae ? "" : "_");
     json_write_number(stdout, m->w, 6);
     printf(",\"%s%sshapiro_p\":", mae ? "" : key, mae ? "" : "_");
     json_write_number(stdout, m->p, 6);
