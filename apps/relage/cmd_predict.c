@@ -74,7 +74,7 @@ static void print_csv(const char *path, const relage_result *r, int dist) {
 
 static void print_table(const char *path, const relage_result *r) {
     printf("%s: %zu face%s%s\n", path, r->n_faces, r->n_faces == 1 ? "" : "s",
-           r->whole_image ? " (none found: the whole image)" : "");
+           r->whole_image ? " (no face box: the whole image)" : "");
     for (size_t i = 0; i < r->n_faces; i++) {
         const relage_face *f = &r->faces[i];
         printf(
