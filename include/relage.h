@@ -65,7 +65,7 @@ typedef struct relage_predictor relage_predictor;
 typedef struct relage_predictor_options {
     const char *mtcnn_dir; /* MTCNN weights folder (an error if it lacks them); NULL:
                               $RELAGE_MTCNN, then ~/.local/share/relage/mtcnn */
-    const char *detector;  /* NULL: the one the model was trained with; "mtcnn", "cascade"
+    const char *detector;  /* NULL or "auto": the one the model was trained with; "mtcnn", "cascade"
                               (OpenCV's frontal-face cascade from opencv-data), "none" (the whole
                               image is the face); a model trained on MTCNN crops falls back to the
                               cascade when no MTCNN weights are found, and says so in
@@ -76,9 +76,11 @@ typedef struct relage_predictor_options {
     int max_faces;         /* at most this many faces per image (default 32) */
     const char *precision; /* NULL or "fp32"; "bf16": the network's trunk in bf16, on CPUs with
                               AVX512-BF16 or AMX only (RELAGE_ERR_UNSUPPORTED elsewhere) */
+    uint64_t max_pixels;   /* larger images are refused with RELAGE_ERR_NOMEM before any
+                              decoding or copying; 0: 100 megapixels */
 } relage_predictor_options;
 
-/* Defaults: detector as trained, every core, every face, no flip, 32 faces. */
+/* Defaults: detector as trained, every core, every face, no flip, 32 faces, 100 megapixels. */
 relage_predictor_options relage_predictor_default_options(void);
 
 /* Loads a relage model file (safetensors with relage metadata) and opens the face detector its

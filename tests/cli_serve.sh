@@ -51,6 +51,12 @@ assert abs(sum(f["dist"]) - 1) < 1e-3 and 0 <= f["age"] <= 100, f
 PY
 expect 200 "$url/v1/predict" -F "image=@$png"
 grep -q '"image":"astronaut.png"' "$dir/body" || fail "multipart: $(cat "$dir/body")"
+# only the first file field is the image: a text field before it and a file after it are ignored
+head -c 3000 /dev/urandom > "$dir/junk.bin"
+expect 200 "$url/v1/predict" -F "note=hello" -F "photo=@$png" -F "other=@$dir/junk.bin"
+grep -q '"image":"astronaut.png"' "$dir/body" || fail "multipart fields: $(cat "$dir/body")"
+expect 200 "$url/v1/predict?dist=false" -H "Content-Type: IMAGE/PNG ; x=1" --data-binary "@$png"
+! grep -q '"dist"' "$dir/body" || fail "dist=false gave distributions"
 
 head -c 5000 "$png" > "$dir/truncated.png"
 head -c 100000 /dev/urandom > "$dir/random.bin"
@@ -70,6 +76,7 @@ rm -f "$dir/big.bin"
 expect 404 "$url/nothing"
 expect 405 "$url/v1/predict"
 expect 405 "$url/healthz" -X DELETE
+curl -s -D - -o /dev/null -X DELETE "$url/healthz" | grep -qi "^Allow: GET, HEAD" || fail "no Allow header"
 
 # Eight requests at once against one predictor and a queue of one: some must get 503.
 for i in $(seq 8); do

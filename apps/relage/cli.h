@@ -15,6 +15,10 @@ int cmd_export(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
+/* The model predict and serve use without --model: $RELAGE_MODEL, else the installed default
+ * model, else the repository's. */
+const char *cli_default_model(void);
+
 /* Parses a whole decimal integer in [lo, hi] for option `name`; prints an error and returns 0
  * on failure. */
 int parse_int_option(const char *name, const char *text, long lo, long hi, long *out);

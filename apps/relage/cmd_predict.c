@@ -5,29 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "api/result_json.h"
 #include "cli.h"
 #include "image/image.h"
 #include "inputs.h"
 #include "relage.h"
-
-#ifndef RELAGE_MODEL_INSTALLED
-#define RELAGE_MODEL_INSTALLED "/usr/local/share/relage/relage-default.safetensors"
-#endif
-#ifndef RELAGE_MODEL_SOURCE
-#define RELAGE_MODEL_SOURCE "models/relage-default.safetensors"
-#endif
-
-/* $RELAGE_MODEL, else the installed default model, else the repository's. */
-static const char *default_model(void) {
-    const char *env = getenv("RELAGE_MODEL");
-    struct stat st;
-    if (env && *env) return env;
-    if (stat(RELAGE_MODEL_INSTALLED, &st) == 0) return RELAGE_MODEL_INSTALLED;
-    return RELAGE_MODEL_SOURCE;
-}
 
 static void predict_usage(FILE *out) {
     fprintf(out,
@@ -180,7 +163,7 @@ int cmd_predict(int argc, char **argv) {
         fprintf(stderr, "relage predict: no images given (see --help)\n");
         goto cleanup;
     }
-    if (!model_path) model_path = default_model();
+    if (!model_path) model_path = cli_default_model();
     if (draw_dir && !(drawn = drawn_paths(&inputs, draw_dir, "predict"))) goto cleanup;
     relage_predictor *pred = NULL;
     if (relage_predictor_create(&pred, model_path, &opt) != RELAGE_OK) {

@@ -11,14 +11,16 @@
 static void serve_usage(FILE *out) {
     fprintf(
         out,
-        "usage: relage serve --model FILE [OPTIONS]\n"
+        "usage: relage serve [--model FILE] [OPTIONS]\n"
         "\n"
-        "  --model FILE      model (default $RELAGE_MODEL)\n"
+        "  --model FILE      model (default: $RELAGE_MODEL, else the default model, as in\n"
+        "                    relage predict)\n"
         "  --host ADDR       IPv4 address to listen on (default 127.0.0.1)\n"
         "  --port N          port (default 8080; 0 picks a free one)\n"
         "  --threads N       predictions at once (default 2), each with its own model copy\n"
         "  --queue N         requests that may wait for a predictor (default 16); more get 503\n"
         "  --max-body BYTES  larger request bodies get 413 (default 20971520)\n"
+        "  --max-pixels N    larger images get 413 (default 100000000)\n"
         "  --mtcnn DIR       MTCNN weights folder; --detector NAME as in relage predict\n"
         "  --largest         only the largest face; --flip averages with the mirror image\n"
         "  --precision NAME  fp32 (default) or bf16 (CPUs with AVX512-BF16 or AMX)\n"
@@ -29,7 +31,7 @@ static void serve_usage(FILE *out) {
 
 int cmd_serve(int argc, char **argv) {
     server_config cfg = server_default_config();
-    cfg.model_path = getenv("RELAGE_MODEL");
+    cfg.model_path = cli_default_model();
     long value;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -60,9 +62,12 @@ int cmd_serve(int argc, char **argv) {
                 cfg.queue = (int)value;
             else if (strcmp(a, "--max-body") == 0 && parse_int_option(a, v, 1, 2000000000L, &value))
                 cfg.max_body = (size_t)value;
+            else if (strcmp(a, "--max-pixels") == 0 &&
+                     parse_int_option(a, v, 1, 1000000000L, &value))
+                cfg.predictor.max_pixels = (uint64_t)value;
             else {
                 if (strcmp(a, "--port") && strcmp(a, "--threads") && strcmp(a, "--queue") &&
-                    strcmp(a, "--max-body"))
+                    strcmp(a, "--max-body") && strcmp(a, "--max-pixels"))
                     fprintf(stderr, "relage serve: unknown option '%s' (see --help)\n", a);
                 return 2;
             }
@@ -70,10 +75,6 @@ int cmd_serve(int argc, char **argv) {
             fprintf(stderr, "relage serve: unexpected '%s' (see --help)\n", a);
             return 2;
         }
-    }
-    if (!cfg.model_path) {
-        fprintf(stderr, "relage serve: needs --model FILE (or RELAGE_MODEL)\n");
-        return 2;
     }
     /* Wait for SIGINT/SIGTERM with them blocked in every thread the server starts. */
     sigset_t stop;

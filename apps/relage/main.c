@@ -3,9 +3,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "relage.h"
+
+#ifndef RELAGE_MODEL_INSTALLED
+#define RELAGE_MODEL_INSTALLED "/usr/local/share/relage/relage-default.safetensors"
+#endif
+#ifndef RELAGE_MODEL_SOURCE
+#define RELAGE_MODEL_SOURCE "models/relage-default.safetensors"
+#endif
+
+const char *cli_default_model(void) {
+    const char *env = getenv("RELAGE_MODEL");
+    struct stat st;
+    if (env && *env) return env;
+    if (stat(RELAGE_MODEL_INSTALLED, &st) == 0) return RELAGE_MODEL_INSTALLED;
+    return RELAGE_MODEL_SOURCE;
+}
 
 static void usage(FILE *out) {
     fprintf(out,

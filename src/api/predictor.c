@@ -34,6 +34,7 @@ relage_predictor_options relage_predictor_default_options(void) {
     memset(&o, 0, sizeof o);
     o.all_faces = 1;
     o.max_faces = 32;
+    o.max_pixels = image_default_load_options().max_pixels;
     return o;
 }
 
@@ -69,14 +70,16 @@ static relage_status parse_crop(const char *crop, int input, char *detector_name
 
 static relage_status open_detector(relage_predictor *p, const char *trained, char *warning,
                                    size_t wsize) {
-    const char *want = p->opt.detector ? p->opt.detector : trained;
+    int as_trained = !p->opt.detector || strcmp(p->opt.detector, "auto") == 0;
+    const char *want = as_trained ? trained : p->opt.detector;
     *warning = '\0';
     if (strcmp(want, "none") == 0) return RELAGE_OK;
     detector_kind kind;
-    relage_status st = detector_kind_parse(want, &kind);
-    if (st != RELAGE_OK) return st;
-    if (kind == DETECTOR_MTCNN && !p->opt.detector && !p->opt.mtcnn_dir &&
-        !detector_find_mtcnn(NULL)) {
+    if (detector_kind_parse(want, &kind) != RELAGE_OK || kind == DETECTOR_AUTO)
+        return relage_fail(RELAGE_ERR_INVALID_ARG,
+                           "detector '%s': choose mtcnn, cascade, none, or auto (the model's own)",
+                           want);
+    if (kind == DETECTOR_MTCNN && as_trained && !p->opt.mtcnn_dir && !detector_find_mtcnn(NULL)) {
         snprintf(warning, wsize,
                  "; warning: the model was trained on MTCNN crops but no MTCNN weights were "
                  "found (--mtcnn DIR or RELAGE_MTCNN; scripts/get-mtcnn-weights), so faces are "
@@ -89,10 +92,12 @@ static relage_status open_detector(relage_predictor *p, const char *trained, cha
 
 relage_status relage_predictor_create(relage_predictor **out, const char *model_path,
                                       const relage_predictor_options *opt) {
+    if (!out) return relage_fail(RELAGE_ERR_INVALID_ARG, "predictor: NULL out");
     *out = NULL;
     relage_predictor *p = calloc(1, sizeof *p);
     if (!p) return relage_fail(RELAGE_ERR_NOMEM, "predictor: out of memory");
     p->opt = opt ? *opt : relage_predictor_default_options();
+    if (!p->opt.max_pixels) p->opt.max_pixels = image_default_load_options().max_pixels;
     if (p->opt.max_faces < 1 || p->opt.max_faces > 1024 || p->opt.threads < 0) {
         free(p);
         return relage_fail(RELAGE_ERR_INVALID_ARG,
@@ -140,7 +145,7 @@ void relage_predictor_free(relage_predictor *p) {
 }
 
 const char *relage_predictor_notes(const relage_predictor *p) {
-    return p->notes;
+    return p ? p->notes : "";
 }
 
 void relage_result_free(relage_result *r) {
@@ -188,8 +193,8 @@ static relage_status predict_image(relage_predictor *p, const image *img, relage
 }
 
 /* The faces of img as the model's training crops had them (none without a detector). */
-static relage_status find_faces(const relage_predictor *p, const image *img,
-                                face_detection **faces, size_t *n_faces) {
+static relage_status find_faces(const relage_predictor *p, const image *img, face_detection **faces,
+                                size_t *n_faces) {
     *faces = NULL;
     *n_faces = 0;
     if (!p->det) return RELAGE_OK;
@@ -259,10 +264,25 @@ done:
     return st;
 }
 
+/* The checks every prediction call starts with; out is zeroed when it can be. */
+static relage_status check_call(const relage_predictor *p, relage_result *out) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!p || !out) return relage_fail(RELAGE_ERR_INVALID_ARG, "predict: NULL predictor or result");
+    return RELAGE_OK;
+}
+
+static image_load_options load_options(const relage_predictor *p) {
+    image_load_options o = image_default_load_options();
+    o.max_pixels = p->opt.max_pixels;
+    return o;
+}
+
 relage_status relage_predict_file(relage_predictor *p, const char *path, relage_result *out) {
-    memset(out, 0, sizeof *out);
+    relage_status st = check_call(p, out);
+    if (st != RELAGE_OK) return st;
     image img = {0};
-    relage_status st = image_load(&img, path, NULL);
+    image_load_options lo = load_options(p);
+    st = image_load(&img, path, &lo);
     if (st == RELAGE_OK) st = predict_image(p, &img, out);
     image_free(&img);
     return st;
@@ -270,9 +290,11 @@ relage_status relage_predict_file(relage_predictor *p, const char *path, relage_
 
 relage_status relage_predict_encoded(relage_predictor *p, const void *data, size_t size,
                                      const char *name, relage_result *out) {
-    memset(out, 0, sizeof *out);
+    relage_status st = check_call(p, out);
+    if (st != RELAGE_OK) return st;
     image img = {0};
-    relage_status st = image_decode(&img, data, size, name, NULL);
+    image_load_options lo = load_options(p);
+    st = image_decode(&img, data, size, name, &lo);
     if (st == RELAGE_OK) st = predict_image(p, &img, out);
     image_free(&img);
     return st;
@@ -280,13 +302,19 @@ relage_status relage_predict_encoded(relage_predictor *p, const void *data, size
 
 relage_status relage_predict_rgb(relage_predictor *p, const uint8_t *rgb, int width, int height,
                                  size_t stride, relage_result *out) {
-    memset(out, 0, sizeof *out);
-    if (!rgb || width < 1 || height < 1 || stride < (size_t)width * 3)
+    relage_status st = check_call(p, out);
+    if (st != RELAGE_OK) return st;
+    if (!rgb) return relage_fail(RELAGE_ERR_INVALID_ARG, "predict: NULL pixels");
+    if (width < 1 || height < 1)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "predict: a %dx%d image", width, height);
+    if (stride < (size_t)width * 3)
         return relage_fail(RELAGE_ERR_INVALID_ARG,
-                           "predict: %dx%d RGB with stride %zu (needs >= 3 * width)", width, height,
-                           stride);
+                           "predict: stride %zu is less than 3 * width (%d)", stride, 3 * width);
+    if ((uint64_t)width * (uint64_t)height > p->opt.max_pixels)
+        return relage_fail(RELAGE_ERR_NOMEM, "predict: %dx%d is over the limit of %llu pixels",
+                           width, height, (unsigned long long)p->opt.max_pixels);
     image img = {0};
-    relage_status st = image_alloc(&img, width, height, 3);
+    st = image_alloc(&img, width, height, 3);
     if (st != RELAGE_OK) return st;
     for (int y = 0; y < height; y++)
         memcpy(img.data + (size_t)y * width * 3, rgb + (size_t)y * stride, (size_t)width * 3);

@@ -19,7 +19,9 @@
 #include "core/status.h"
 #include "serve/page.h"
 
-enum { CONNECTION_LIMIT = 256, CONNECTION_TIMEOUT_S = 60 };
+/* An idle connection is closed after CONNECTION_TIMEOUT_S, so that clients holding sockets
+ * open without sending cannot keep the connection slots for long. */
+enum { CONNECTION_LIMIT = 256, CONNECTION_TIMEOUT_S = 15 };
 
 struct server {
     server_config cfg;
@@ -29,7 +31,7 @@ struct server {
     int n_pool, waiting;
     pthread_mutex_t lock;
     pthread_cond_t freed;
-    char model_json[1024];
+    char *model_json; /* GET /v1/model's answer */
 };
 
 server_config server_default_config(void) {
@@ -76,6 +78,7 @@ typedef struct request {
     char *body;
     size_t size, cap;
     int too_large, answered, multipart;
+    int part; /* multipart: 0 before the image field, 1 in it, 2 after it (later fields ignored) */
     char name[128];
     struct MHD_PostProcessor *post;
 } request;
@@ -108,21 +111,28 @@ typedef struct post_ctx {
 
 static post_ctx *post_of(request *r); /* below: the post processor's context lives after r */
 
-/* Multipart: the first field that carries a file (or is named "image") is the image. */
+/* Multipart: the first field that carries a file (or is named "image") is the image; every
+ * other field is ignored. A field's data comes in pieces, the first at offset 0. */
 static enum MHD_Result on_post(void *cls, enum MHD_ValueKind kind, const char *key,
                                const char *filename, const char *content_type,
                                const char *transfer_encoding, const char *data, uint64_t off,
                                size_t size) {
     post_ctx *p = cls;
     request *r = p->r;
-    (void)kind, (void)content_type, (void)transfer_encoding, (void)off;
-    if (!filename && (!key || strcmp(key, "image") != 0)) return MHD_YES;
-    if (!r->name[0]) snprintf(r->name, sizeof r->name, "%s", filename ? filename : "image");
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    if (off == 0 && r->part == 1) r->part = 2; /* the image field has ended */
+    if (r->part == 2) return MHD_YES;
+    if (r->part == 0) {
+        if (off != 0 || (!filename && (!key || strcmp(key, "image") != 0))) return MHD_YES;
+        r->part = 1;
+        snprintf(r->name, sizeof r->name, "%s", filename ? filename : "image");
+    }
     return append(r, data, size, p->max) ? MHD_YES : MHD_NO;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type,
-                               char *body, size_t size) {
+/* Queues body (freed by libmicrohttpd) with its type, and an Allow header when allow is set. */
+static enum MHD_Result respond_with(struct MHD_Connection *c, unsigned status, const char *type,
+                                    char *body, size_t size, const char *allow) {
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         size, body, body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -131,9 +141,15 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *type,
+                               char *body, size_t size) {
+    return respond_with(c, status, type, body, size, NULL);
 }
 
 static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, char *json,
@@ -141,7 +157,8 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, c
     return respond(c, status, "application/json", json, size);
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *text) {
+static enum MHD_Result respond_error_allow(struct MHD_Connection *c, unsigned status,
+                                           const char *text, const char *allow) {
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
@@ -149,7 +166,11 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
     error_json_write(f, NULL, text);
     fputc('\n', f);
     fclose(f);
-    return respond_json(c, status, buf, size);
+    return respond_with(c, status, "application/json", buf, size, allow);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *text) {
+    return respond_error_allow(c, status, text, NULL);
 }
 
 static unsigned status_of(relage_status st) {
@@ -194,16 +215,24 @@ static enum MHD_Result predict(server *s, struct MHD_Connection *c, request *r) 
         relage_result_free(&res);
         return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    result_json_write(f, name, &res, dist && strcmp(dist, "0") != 0);
+    int with_dist = dist && (strcmp(dist, "1") == 0 || strcasecmp(dist, "true") == 0 ||
+                             strcasecmp(dist, "yes") == 0);
+    result_json_write(f, name, &res, with_dist);
     fputc('\n', f);
     fclose(f);
     relage_result_free(&res);
     return respond_json(c, MHD_HTTP_OK, buf, size);
 }
 
+/* The media type, case-insensitive, before any parameters (";..."), spaces allowed around. */
 static int content_type_is(const char *type, const char *want) {
     size_t n = strlen(want);
-    return type && strncasecmp(type, want, n) == 0 && (type[n] == '\0' || type[n] == ';');
+    if (!type) return 0;
+    while (*type == ' ' || *type == '\t') type++;
+    if (strncasecmp(type, want, n) != 0) return 0;
+    type += n;
+    while (*type == ' ' || *type == '\t') type++;
+    return *type == '\0' || *type == ';';
 }
 
 /* First call of a POST /v1/predict: refuse early what cannot succeed (413, 415). */
@@ -277,10 +306,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return predict(s, c, r);
     }
     if (!is_get) {
-        int known = strcmp(url, "/v1/predict") == 0 || strcmp(url, "/healthz") == 0 ||
-                    strcmp(url, "/v1/model") == 0 || strcmp(url, "/") == 0;
-        return respond_error(c, known ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
-                             known ? "method not allowed" : "not found");
+        int known = strcmp(url, "/healthz") == 0 || strcmp(url, "/v1/model") == 0 ||
+                    strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0;
+        int predict_url = strcmp(url, "/v1/predict") == 0;
+        if (!known && !predict_url) return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
+        return respond_error_allow(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
+                                   predict_url ? "POST" : "GET, HEAD");
     }
     if (strcmp(url, "/healthz") == 0) {
         char *buf = malloc(160);
@@ -304,9 +335,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         memcpy(buf, serve_page, serve_page_size);
         return respond(c, MHD_HTTP_OK, "text/html; charset=utf-8", buf, serve_page_size);
     }
-    return respond_error(
-        c, strcmp(url, "/v1/predict") == 0 ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
-        strcmp(url, "/v1/predict") == 0 ? "use POST" : "not found");
+    if (strcmp(url, "/v1/predict") == 0)
+        return respond_error_allow(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST", "POST");
+    return respond_error(c, MHD_HTTP_NOT_FOUND, "not found");
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **state,
@@ -320,10 +351,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     *state = NULL;
 }
 
-static void describe_model(server *s) {
+static relage_status describe_model(server *s) {
     model *m = predictor_model(s->pool[0]);
-    FILE *f = fmemopen(s->model_json, sizeof s->model_json - 1, "w");
-    if (!f) return;
+    size_t size = 0;
+    FILE *f = open_memstream(&s->model_json, &size);
+    if (!f) return relage_fail(RELAGE_ERR_NOMEM, "serve: out of memory");
     fprintf(f, "{\"model\":");
     json_write_string(f, s->cfg.model_path);
     fprintf(f, ",\"arch\":\"%s\",\"head\":\"%s\",\"input\":%d,\"width\":%g,\"crop\":",
@@ -336,7 +368,7 @@ static void describe_model(server *s) {
             ",\"relage_version\":\"%s\",\"ages\":\"0..100\",\"outputs\":[\"age\",\"spread\","
             "\"interval\",\"regression\",\"dist\"]}\n",
             relage_version());
-    fclose(f);
+    return fclose(f) == 0 ? RELAGE_OK : relage_fail(RELAGE_ERR_NOMEM, "serve: out of memory");
 }
 
 relage_status server_start(server **out, const server_config *config) {
@@ -368,8 +400,7 @@ relage_status server_start(server **out, const server_config *config) {
         st = relage_predictor_create(&s->pool[i], config->model_path, &opt);
         if (st == RELAGE_OK) s->n_pool++;
     }
-    if (st != RELAGE_OK) goto fail;
-    describe_model(s);
+    if (st != RELAGE_OK || (st = describe_model(s)) != RELAGE_OK) goto fail;
     s->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)config->port,
         NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -398,6 +429,7 @@ void server_stop(server *s) {
     for (int i = 0; i < s->n_pool; i++) relage_predictor_free(s->pool[i]);
     free(s->pool);
     free(s->busy);
+    free(s->model_json);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
     free(s);
