@@ -91,9 +91,23 @@ static void test_formats(void) {
     CHECK_OK(label_set_read(&l, write_file("bom.csv", "\xEF\xBB\xBFpath,age\na.jpg,3\n")));
     CHECK(l.n == 1 && l.items[0].mean == 3);
     label_set_free(&l);
+    /* APPA-REAL's per-vote files: each image's votes become its mean and sample sd */
+    CHECK_OK(label_set_read(&l, write_file("votes.csv",
+                                           "file_name,real_age,apparent_age,"
+                                           "worker_age,worker_gender\n"
+                                           "b.jpg,30,20,40,male\na.jpg,5,4,30,female\n"
+                                           "b.jpg,30,24,22,female\nb.jpg,30,28,50,male\n")));
+    CHECK_INT_EQ(l.n, 2);
+    if (l.n == 2) {
+        CHECK(strcmp(l.items[0].name, "b.jpg") == 0 && strcmp(l.items[1].name, "a.jpg") == 0);
+        CHECK_NEAR(l.items[0].mean, 24.0, 1e-12);
+        CHECK_NEAR(l.items[0].std, 4.0, 1e-12);
+        CHECK(l.items[0].real == 30 && l.items[1].mean == 4 && l.items[1].std == 0);
+    }
+    label_set_free(&l);
     /* predictions: a name twice; ambiguous base names; one prediction for two labels */
     CHECK_FAILS(prediction_set_read(&p, write_file("p2x.csv", "file_name,predicted_age\n"
-                                                             "a.jpg,3\na.jpg,4\n")),
+                                                              "a.jpg,3\na.jpg,4\n")),
                 RELAGE_ERR_FORMAT);
     CHECK(strstr(relage_last_error(), "p2x.csv:3: a second prediction for a.jpg") != NULL);
     CHECK_OK(label_set_read(&l, write_file("l2.csv", "path,age\na.jpg,3\nx/b.jpg,4\n")));
