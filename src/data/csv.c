@@ -122,22 +122,17 @@ int csv_column(const csv_table *t, const char *name) {
     return -1;
 }
 
-typedef struct placed_name {
-    const char *name;
-    size_t at;
-} placed_name;
-
-static int by_name_then_place(const void *x, const void *y) {
-    const placed_name *a = x, *b = y;
+int csv_by_name_then_place(const void *x, const void *y) {
+    const csv_placed_name *a = x, *b = y;
     int c = strcmp(a->name, b->name);
     return c ? c : (a->at > b->at) - (a->at < b->at);
 }
 
 int csv_first_duplicate(const char *const *names, size_t n, size_t *first, size_t *again) {
-    placed_name *p = malloc((n ? n : 1) * sizeof *p);
+    csv_placed_name *p = malloc((n ? n : 1) * sizeof *p);
     if (!p) return -1;
-    for (size_t i = 0; i < n; i++) p[i] = (placed_name){names[i], i};
-    qsort(p, n, sizeof *p, by_name_then_place);
+    for (size_t i = 0; i < n; i++) p[i] = (csv_placed_name){names[i], i};
+    qsort(p, n, sizeof *p, csv_by_name_then_place);
     int found = 0;
     for (size_t i = 1; i < n; i++)
         if (strcmp(p[i - 1].name, p[i].name) == 0 && (!found || p[i].at < *again)) {

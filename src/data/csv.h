@@ -29,6 +29,14 @@ int csv_column(const csv_table *t, const char *name);
 /* The first of the NULL-terminated names that is a column, or -1. */
 int csv_first_column(const csv_table *t, const char *const *names);
 
+/* A name and where it was (a row, an index); csv_by_name_then_place orders them by name, then
+ * place, for qsort and bsearch. */
+typedef struct csv_placed_name {
+    const char *name;
+    size_t at;
+} csv_placed_name;
+int csv_by_name_then_place(const void *x, const void *y);
+
 /* The earliest repeat among names[0..n): 1 and the positions of its first occurrence and of the
  * repeat, 0 when the names are all different, -1 when out of memory. O(n log n). */
 int csv_first_duplicate(const char *const *names, size_t n, size_t *first, size_t *again);

@@ -64,20 +64,9 @@ static relage_status no_repeated_names(const label_set *labels, const char *path
     return RELAGE_OK;
 }
 
-typedef struct vote_row {
-    const char *name;
-    size_t row;
-} vote_row;
-
-static int by_name_then_row(const void *a, const void *b) {
-    const vote_row *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-    return c ? c : (x->row > y->row) - (x->row < y->row);
-}
-
 static int by_row(const void *a, const void *b) {
-    const vote_row *x = a, *y = b;
-    return (x->row > y->row) - (x->row < y->row);
+    const csv_placed_name *x = a, *y = b;
+    return (x->at > y->at) - (x->at < y->at);
 }
 
 /* APPA-REAL's per-vote files (gt_*.csv: file_name, real_age, apparent_age, worker_age, ...): the
@@ -86,7 +75,7 @@ static int by_row(const void *a, const void *b) {
 static relage_status aggregate_votes(label_set *labels, const csv_table *t, const char *path,
                                      int name, int vote, int real) {
     size_t n = t->n_rows - 1, groups = 0;
-    vote_row *v = malloc((n + 1) * sizeof *v), *firsts = malloc((n + 1) * sizeof *firsts);
+    csv_placed_name *v = malloc((n + 1) * sizeof *v), *firsts = malloc((n + 1) * sizeof *firsts);
     double *x = malloc((n + 1) * sizeof *x);
     labels->items = calloc(n + 1, sizeof *labels->items);
     relage_status st = RELAGE_OK;
@@ -101,28 +90,29 @@ static relage_status aggregate_votes(label_set *labels, const csv_table *t, cons
             st = relage_fail(RELAGE_ERR_FORMAT, "%s:%d: bad vote row", path, t->line[r]);
             goto done;
         }
-        v[r - 1] = (vote_row){t->rows[r][name], r};
+        v[r - 1] = (csv_placed_name){t->rows[r][name], r};
     }
     /* each image's votes together; firsts: the row of each image's first vote, by image */
-    qsort(v, n, sizeof *v, by_name_then_row);
+    qsort(v, n, sizeof *v, csv_by_name_then_place);
     for (size_t i = 0, j; i < n; i = j) {
         for (j = i; j < n && strcmp(v[j].name, v[i].name) == 0;) j++;
-        firsts[groups++] = (vote_row){v[i].name, v[i].row};
+        firsts[groups++] = (csv_placed_name){v[i].name, v[i].at};
     }
     qsort(firsts, groups, sizeof *firsts, by_row);
     for (size_t g = 0; g < groups && st == RELAGE_OK; g++) {
-        vote_row key = firsts[g], *at = bsearch(&key, v, n, sizeof *v, by_name_then_row);
+        csv_placed_name key = firsts[g],
+                        *at = bsearch(&key, v, n, sizeof *v, csv_by_name_then_place);
         size_t i = (size_t)(at - v), j = i;
         double sum = 0, ss = 0;
-        while (j < n && strcmp(v[j].name, key.name) == 0) sum += x[v[j++].row];
+        while (j < n && strcmp(v[j].name, key.name) == 0) sum += x[v[j++].at];
         double mean = sum / (double)(j - i), age;
-        for (size_t k = i; k < j; k++) ss += (x[v[k].row] - mean) * (x[v[k].row] - mean);
+        for (size_t k = i; k < j; k++) ss += (x[v[k].at] - mean) * (x[v[k].at] - mean);
         age_label *l = &labels->items[g];
         l->mean = mean;
         l->std = j - i > 1 ? sqrt(ss / (double)(j - i - 1)) : 0.0;
         l->real = NAN;
         l->gender = l->race = -1;
-        const char *rv = real >= 0 && real < t->n_fields[key.row] ? t->rows[key.row][real] : "";
+        const char *rv = real >= 0 && real < t->n_fields[key.at] ? t->rows[key.at][real] : "";
         if (*rv && csv_number(rv, &age) && age >= 0 && age <= MAX_AGE) l->real = age;
         if (!(l->name = strdup(key.name)))
             st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
