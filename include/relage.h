@@ -90,7 +90,8 @@ relage_status relage_predictor_create(relage_predictor **out, const char *model_
 void relage_predictor_free(relage_predictor *p);
 
 /* One line on what the predictor does, e.g. "resnet18 base 112x112, detector mtcnn, faces:
- * largest margin=0 square=0 size=128", and any warning (a detector other than the model's). */
+ * all margin=0 square=0 size=128, flip off", and any warning (a detector other than the
+ * model's). */
 const char *relage_predictor_notes(const relage_predictor *p);
 
 typedef struct relage_face {

@@ -9,7 +9,7 @@ examples=$2
 work=$3 # the build folder
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in node npm chromium; do
-    command -v "$tool" >/dev/null || { echo "SKIP: $tool not found (scripts/install-deps installs chromium; node and npm come with the machine)"; exit 77; }
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool not found (scripts/install-deps installs chromium; node and npm: apt-get install nodejs npm)"; exit 77; }
 done
 if [ ! -d "$work/npm/node_modules/playwright-core" ]; then
     npm install --silent --no-audit --no-fund --prefix "$work/npm" playwright-core@1 >/dev/null
