@@ -43,6 +43,8 @@ static void compare_usage(FILE *out) {
                  "\n"
                  "  SOURCE=PATH     the runs of PATH count as models named SOURCE:MODEL, to\n"
                  "                  compare implementations (e.g. pytorch=ref.json relage=DIR)\n"
+                 "  --models LIST   only these models (comma-separated names as the table shows\n"
+                 "                  them, e.g. pytorch:resnet18_base,relage:resnet18_base)\n"
                  "  --labels FILE   true ages of the test images (any label format relage eval\n"
                  "                  reads), for the paired test over per-image errors\n"
                  "  --json          one JSON object\n"
@@ -210,7 +212,7 @@ static void print_metric_table(const char *name, int k, const model_group *group
 
 int cmd_compare(int argc, char **argv) {
     int json = 0, rc = 1;
-    const char *labels_path = NULL, *kde_path = NULL, *kde_eps_path = NULL;
+    const char *labels_path = NULL, *kde_path = NULL, *kde_eps_path = NULL, *only = NULL;
     run_set runs = {0};
     label_set labels = {0};
     model_group *groups = NULL;
@@ -228,6 +230,8 @@ int cmd_compare(int argc, char **argv) {
             kde_path = argv[++i];
         } else if (strcmp(argv[i], "--kde-eps") == 0 && i + 1 < argc) {
             kde_eps_path = argv[++i];
+        } else if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) {
+            only = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "relage compare: unknown option '%s' (see --help)\n", argv[i]);
             return 2;
@@ -250,6 +254,10 @@ int cmd_compare(int argc, char **argv) {
     if (!n_files) {
         compare_usage(stderr);
         return 2;
+    }
+    if (only && run_set_keep_models(&runs, only) != RELAGE_OK) {
+        fprintf(stderr, "relage compare: %s\n", relage_last_error());
+        goto cleanup;
     }
     if (run_set_check(&runs) != RELAGE_OK) {
         fprintf(stderr, "relage compare: %s\n", relage_last_error());

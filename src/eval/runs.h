@@ -32,6 +32,10 @@ typedef struct run_set {
  * to compare implementations of one model. Errors name the file and the run. */
 relage_status run_set_read(run_set *set, const char *path, const char *source);
 
+/* Keeps the runs whose model is one of the comma-separated names; a name that matches no run is
+ * RELAGE_ERR_INVALID_ARG listing the models there are. */
+relage_status run_set_keep_models(run_set *set, const char *names);
+
 /* RELAGE_ERR_INVALID_ARG naming both when two runs are the same model and seed (one run given
  * twice, most likely), or when there is no run at all. */
 relage_status run_set_check(const run_set *set);
