@@ -120,7 +120,7 @@ static enum MHD_Result on_post(void *cls, enum MHD_ValueKind kind, const char *k
     post_ctx *p = cls;
     request *r = p->r;
     (void)kind, (void)content_type, (void)transfer_encoding;
-    if (off == 0 && r->part == 1) r->part = 2; /* the image field has ended */
+    if (off == 0 && r->part == 1 && r->size > 0) r->part = 2; /* the image field has ended */
     if (r->part == 2) return MHD_YES;
     if (r->part == 0) {
         if (off != 0 || (!filename && (!key || strcmp(key, "image") != 0))) return MHD_YES;
