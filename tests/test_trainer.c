@@ -1,12 +1,14 @@
 /* Training end to end on a tiny synthetic face cache: the loss goes down, the run folder holds
  * config, log, model and state, and a run interrupted mid-epoch and resumed ends bit-identical to
  * an uninterrupted one with the same seed. */
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/rng.h"
 #include "data/face_cache.h"
 #include "io/safetensors.h"
 #include "test.h"
+#include "train/run_config.h"
 #include "train/trainer.h"
 
 static char dir[] = "/tmp/relage-test-trainer-XXXXXX";
@@ -146,6 +148,18 @@ int main(void) {
     CHECK(n_before > 0 && n_before == n_after && memcmp(before, after, n_before) == 0);
     free(before);
     free(after);
+
+    /* seeds compare exactly, however large */
+    train_config big = tiny(cache, a);
+    big.seed = (uint64_t)1 << 40;
+    snprintf(pa, sizeof pa, "%s/seed-run", dir);
+    big.out_dir = pa;
+    CHECK(mkdir(pa, 0777) == 0);
+    CHECK_OK(run_config_write(&big));
+    CHECK_OK(run_config_check(&big));
+    big.seed++;
+    CHECK_FAILS(run_config_check(&big), RELAGE_ERR_MISMATCH);
+    CHECK(strstr(relage_last_error(), "seed 1099511627776 (this command: 1099511627777)") != NULL);
 
     /* config.json stays JSON whatever the paths hold */
     char quoted[256], run_q[256];

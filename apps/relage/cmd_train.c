@@ -178,7 +178,7 @@ int cmd_train(int argc, char **argv) {
                 while (n < 8 && sscanf(v + at, "%d%n", &c.schedule.milestones[n], &used) == 1) {
                     n++;
                     at += used;
-                    if (v[at] != ',') break;
+                    if (v[at] != ',' || !v[at + 1]) break; /* "10," stays unparsed: refused */
                     at++;
                 }
                 ok = n > 0 && v[at] == '\0' && c.schedule.milestones[0] >= 1;

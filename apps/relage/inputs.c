@@ -112,7 +112,10 @@ static int add_list_file(input_list *list, const char *file, int depth) {
     while (ok && fgets(line, sizeof line, fp)) {
         number++;
         size_t n = strcspn(line, "\r\n");
-        if (line[n] == '\0' && !feof(fp)) {
+        if (line[n] == '\r' && line[n + 1] == '\0') { /* the buffer ended between \r and \n */
+            int ch = fgetc(fp);
+            if (ch != '\n' && ch != EOF) ungetc(ch, fp);
+        } else if (line[n] == '\0' && !feof(fp)) {
             fprintf(stderr, "relage: %s:%d: a line longer than %zu bytes\n", file, number,
                     sizeof line - 2);
             ok = 0;

@@ -68,11 +68,12 @@ const char *safetensors_metadata(const safetensors_file *file, const char *key);
 relage_status safetensors_read_f32(const safetensors_file *file, const safetensors_tensor *t,
                                    float *dst, size_t n);
 
-/* Same for I64 tensors into int64_t; any other dtype is RELAGE_ERR_MISMATCH. */
 /* 1 when every value of a float tensor is finite (I64: always); else 0 and *bad, the first
  * element that is not. Reads the stored bits, converts nothing. */
 int safetensors_all_finite(const safetensors_file *file, const safetensors_tensor *t, size_t *bad);
 
+/* Copies an I64 tensor into int64_t as safetensors_read_f32 copies floats; any other dtype is
+ * RELAGE_ERR_MISMATCH. */
 relage_status safetensors_read_i64(const safetensors_file *file, const safetensors_tensor *t,
                                    int64_t *dst, size_t n);
 

@@ -79,6 +79,7 @@ typedef struct request {
     size_t size, cap;
     int too_large, answered, multipart;
     int part; /* multipart: 0 before the image field, 1 in it, 2 after it (later fields ignored) */
+    char field[128]; /* the image field's name and file name, to tell when another field starts */
     char name[128];
     struct MHD_PostProcessor *post;
 } request;
@@ -120,11 +121,15 @@ static enum MHD_Result on_post(void *cls, enum MHD_ValueKind kind, const char *k
     post_ctx *p = cls;
     request *r = p->r;
     (void)kind, (void)content_type, (void)transfer_encoding;
-    if (off == 0 && r->part == 1 && r->size > 0) r->part = 2; /* the image field has ended */
+    char field[128];
+    snprintf(field, sizeof field, "%s\n%s", key ? key : "", filename ? filename : "");
+    if (off == 0 && r->part == 1 && (r->size > 0 || strcmp(field, r->field) != 0))
+        r->part = 2; /* the image field has ended */
     if (r->part == 2) return MHD_YES;
     if (r->part == 0) {
         if (off != 0 || (!filename && (!key || strcmp(key, "image") != 0))) return MHD_YES;
         r->part = 1;
+        memcpy(r->field, field, sizeof field);
         snprintf(r->name, sizeof r->name, "%s", filename ? filename : "image");
     }
     return append(r, data, size, p->max) ? MHD_YES : MHD_NO;

@@ -89,25 +89,29 @@ relage_status run_config_check(const train_config *c) {
     struct {
         const char *key;
         double now;
+        int exact; /* integers (seeds up to 2^40 are exact in a double) */
     } numbers[] = {
-        {"width", c->model.width},
-        {"input", c->model.input},
-        {"hidden", c->model.hidden},
-        {"rn_literal", c->model.rn_literal},
-        {"model_seed", (double)c->model.seed},
-        {"lr", c->optim.lr},
-        {"weight_decay", c->optim.weight_decay},
-        {"momentum", c->optim.momentum},
-        {"gamma", c->schedule.gamma},
-        {"epochs", c->epochs},
-        {"batch", c->batch},
-        {"seed", (double)c->seed},
+        {"width", c->model.width, 0},
+        {"input", c->model.input, 1},
+        {"hidden", c->model.hidden, 1},
+        {"rn_literal", c->model.rn_literal, 1},
+        {"model_seed", (double)c->model.seed, 1},
+        {"lr", c->optim.lr, 0},
+        {"weight_decay", c->optim.weight_decay, 0},
+        {"momentum", c->optim.momentum, 0},
+        {"gamma", c->schedule.gamma, 0},
+        {"epochs", c->epochs, 1},
+        {"batch", c->batch, 1},
+        {"seed", (double)c->seed, 1},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, numbers[i].key);
-        if (cJSON_IsNumber(v) && same_number(v->valuedouble, numbers[i].now)) continue;
-        snprintf(a, sizeof a, "%.7g", cJSON_IsNumber(v) ? v->valuedouble : (double)NAN);
-        snprintf(b, sizeof b, "%.7g", numbers[i].now);
+        if (cJSON_IsNumber(v) && (numbers[i].exact ? v->valuedouble == numbers[i].now
+                                                   : same_number(v->valuedouble, numbers[i].now)))
+            continue;
+        snprintf(a, sizeof a, "%.*g", numbers[i].exact ? 17 : 7,
+                 cJSON_IsNumber(v) ? v->valuedouble : (double)NAN);
+        snprintf(b, sizeof b, "%.*g", numbers[i].exact ? 17 : 7, numbers[i].now);
         differs(list, sizeof list, numbers[i].key, cJSON_IsNumber(v) ? a : "(none)", b);
     }
     struct {
