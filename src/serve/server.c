@@ -85,6 +85,7 @@ typedef struct request {
 } request;
 
 static int append(request *r, const char *data, size_t n, size_t max) {
+    if (n == 0) return 1; /* an empty multipart field comes with data NULL */
     if (r->size + n > max) {
         r->too_large = 1;
         return 0;
