@@ -295,6 +295,7 @@ int cmd_compare(int argc, char **argv) {
         for (int k = 0; k < METRICS; k++) summarise(&m->m[k]);
         m->image_error = image_errors(&runs, m->name, &labels, &paired);
     }
+    int w = name_width(groups, n_groups); /* the tables' model column */
     if (json) {
         printf("{\"models\":[");
         for (size_t g = 0; g < n_groups; g++) {
@@ -310,9 +311,8 @@ int cmd_compare(int argc, char **argv) {
     } else {
         for (int k = 0; k < METRICS; k++)
             if (k == MAE || any_eps) print_metric_table(METRIC_NAME[k], k, groups, n_groups);
-        printf("\n%-*s %-*s %-7s %9s %9s %9s %9s %9s\n", name_width(groups, n_groups), "model A",
-               name_width(groups, n_groups), "model B", "metric", "Student t", "p", "Welch t", "p",
-               "paired p");
+        printf("\n%-*s %-*s %-7s %9s %9s %9s %9s %9s\n", w, "model A", w, "model B", "metric",
+               "Student t", "p", "Welch t", "p", "paired p");
     }
     int first = 1;
     size_t skipped = 0;
@@ -332,8 +332,7 @@ int cmd_compare(int argc, char **argv) {
                 }
                 for (int k = 0; k < METRICS; k++)
                     if (k == MAE || !isnan(t[k][0].p))
-                        printf("%-*s %-*s %-7s %9.4f %9.4f %9.4f %9.4f %9.4f\n",
-                               name_width(groups, n_groups), x->name, name_width(groups, n_groups),
+                        printf("%-*s %-*s %-7s %9.4f %9.4f %9.4f %9.4f %9.4f\n", w, x->name, w,
                                y->name, METRIC_NAME[k], t[k][0].t, t[k][0].p, t[k][1].t, t[k][1].p,
                                k == MAE ? pr.p : (double)NAN);
                 continue;

@@ -35,11 +35,16 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A file by device and inode: the same file whatever the path. */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
 /* The folders being searched, from the top one down: a folder met again inside itself (through
  * a symbolic link) is skipped. */
 typedef struct folder_chain {
-    dev_t dev;
-    ino_t ino;
+    file_id id;
     const struct folder_chain *up;
 } folder_chain;
 
@@ -49,9 +54,9 @@ static int add_folder(input_list *list, const char *dir, const folder_chain *up)
         perror(dir);
         return 0;
     }
-    folder_chain here = {st.st_dev, st.st_ino, up};
+    folder_chain here = {{st.st_dev, st.st_ino}, up};
     for (const folder_chain *c = up; c; c = c->up)
-        if (c->dev == here.dev && c->ino == here.ino) {
+        if (c->id.dev == here.id.dev && c->id.ino == here.id.ino) {
             fprintf(stderr, "relage: %s: skipped, a link back to a folder that holds it\n", dir);
             return 1;
         }
@@ -150,12 +155,7 @@ void input_list_free(input_list *list) {
     memset(list, 0, sizeof *list);
 }
 
-/* The inputs' files by device and inode, sorted, to tell whether a name is one of them. */
-typedef struct file_id {
-    dev_t dev;
-    ino_t ino;
-} file_id;
-
+/* The inputs' files, sorted by this order, tell whether a name is one of them. */
 static int compare_ids(const void *a, const void *b) {
     const file_id *x = a, *y = b;
     if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;

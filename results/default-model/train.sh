@@ -12,15 +12,7 @@
 set -euo pipefail
 R=${RELAGE:-relage}
 INIT=${INIT:-init-parity-ep7.safetensors}
-train() { # OUT ARGS...
-  local out=$1
-  shift
-  [ -s "$out/summary.json" ] && return
-  local resume=()
-  [ -f "$out/state.safetensors" ] && resume=(--resume)
-  $R train --arch resnet18 --input 112 --head base --optimizer adamw --weight-decay 5e-4 \
-    --schedule cosine --seed 1 --out "$out" "${resume[@]}" "$@"
-}
+. "$(dirname "$0")/train_fn.sh"
 train pretrain-r18 --train pretrain.rlg --val utk_val.rlg --init "$INIT" \
   --lr 3e-4 --epochs 5 --batch 30 --protocol default-pretrain
 train finetune-r18 --train appa_finetune.rlg --val appa_heldout.rlg \

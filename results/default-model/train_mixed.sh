@@ -14,14 +14,10 @@ here=$(dirname "$0")
 [ -f mixed_finetune.csv ] || "$here/make_mixed_csv.py" "$D" "$here"
 [ -f mixed_finetune.rlg ] || $R prepare --labels mixed_finetune.csv --images "$D" \
   --out mixed_finetune.rlg --detector mtcnn --mtcnn "$M" --size 128 --quiet
-if [ ! -s finetune-mixed-r18/summary.json ]; then
-  resume=()
-  [ -f finetune-mixed-r18/state.safetensors ] && resume=(--resume)
-  $R train --arch resnet18 --input 112 --head base --optimizer adamw --weight-decay 5e-4 \
-    --schedule cosine --seed 1 --train mixed_finetune.rlg --val appa_heldout.rlg \
-    --init pretrain-r18/model.safetensors --lr 1e-4 --epochs 8 --batch 32 \
-    --protocol default-finetune-mixed --out finetune-mixed-r18 "${resume[@]}"
-fi
+. "$here/train_fn.sh"
+train finetune-mixed-r18 --train mixed_finetune.rlg --val appa_heldout.rlg \
+  --init pretrain-r18/model.safetensors --lr 1e-4 --epochs 8 --batch 32 \
+  --protocol default-finetune-mixed
 [ -f relage-default-mixed.safetensors ] ||
   $R export finetune-mixed-r18/model.safetensors --out relage-default-mixed.safetensors --dtype f16
 for pair in v1-f16:relage-default-v1.safetensors mixed-f16:relage-default-mixed.safetensors; do

@@ -198,26 +198,17 @@ relage_status run_set_read(run_set *set, const char *path, const char *source) {
     return st;
 }
 
-/* 1 when model is one of the comma-separated names. */
-static int listed(const char *names, const char *model) {
-    size_t len = strlen(model);
-    for (const char *p = names; *p;) {
+relage_status run_set_keep_models(run_set *set, const char *names) {
+    char *keep = calloc(set->n + 1, 1);
+    if (!keep) return relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+    for (const char *p = names; *p;) { /* each name marks its runs, and must mark one */
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == len && strncmp(p, model, n) == 0) return 1;
-        p += n + (end != NULL);
-    }
-    return 0;
-}
-
-relage_status run_set_keep_models(run_set *set, const char *names) {
-    for (const char *p = names; *p;) { /* every name must match a run */
-        const char *end = strchr(p, ',');
-        size_t n = end ? (size_t)(end - p) : strlen(p), i = 0;
-        while (i < set->n &&
-               !(strlen(set->runs[i].model) == n && strncmp(set->runs[i].model, p, n) == 0))
-            i++;
-        if (i == set->n) {
+        int found = 0;
+        for (size_t i = 0; i < set->n; i++)
+            if (strlen(set->runs[i].model) == n && strncmp(set->runs[i].model, p, n) == 0)
+                keep[i] = found = 1;
+        if (!found) {
             char there[512] = "";
             for (size_t k = 0; k < set->n; k++) {
                 size_t seen = 0;
@@ -226,6 +217,7 @@ relage_status run_set_keep_models(run_set *set, const char *names) {
                     snprintf(there + strlen(there), sizeof there - strlen(there), "%s%s",
                              *there ? ", " : "", set->runs[k].model);
             }
+            free(keep);
             return relage_fail(RELAGE_ERR_INVALID_ARG, "--models: no run of '%.*s' (there are: %s)",
                                (int)n, p, there);
         }
@@ -233,12 +225,13 @@ relage_status run_set_keep_models(run_set *set, const char *names) {
     }
     size_t kept = 0;
     for (size_t i = 0; i < set->n; i++) {
-        if (listed(names, set->runs[i].model))
+        if (keep[i])
             set->runs[kept++] = set->runs[i];
         else
             free_run(&set->runs[i]);
     }
     set->n = kept;
+    free(keep);
     return RELAGE_OK;
 }
 
