@@ -12,6 +12,12 @@ vs --arch resnet50 --input 224 --batch 32 --reps 2 --iters 2 --peer-flags=--jit
 vs --arch resnet50 --input 224 --batch 32 --train --reps 2 --iters 2
 vs --arch resnet18 --input 112 --batch 64 --train --reps 3 --iters 3
 vs --arch resnet18 --input 112 --batch 30 --train --reps 3 --iters 3
+# the plain-C reference backend (the oracle) beside oneDNN, alternated: ResNet-50 inference
+for _ in 1 2 3; do
+  for b in ref dnnl; do
+    ./build/relage bench --backend "$b" --arch resnet50 --batch 1 --iters 5 --threads "$t" --json --quiet
+  done
+done
 rss=$( { /usr/bin/time -f '%M' ./build/relage bench --arch resnet50 --batch 32 --train --iters 1 \
         --warmup 0 --threads "$t" --quiet >/dev/null; } 2>&1 | tail -1)
 echo "{\"what\": \"peak RSS, resnet50 224 batch 32 training step, dnnl fp32\", \"rss_mib\": $((rss / 1024))}"

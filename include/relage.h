@@ -40,8 +40,10 @@ typedef enum relage_status {
     RELAGE_ERR_IO,          /* open, read, write or rename failed */
     RELAGE_ERR_FORMAT,      /* a file is malformed, truncated or of the wrong kind */
     RELAGE_ERR_MISMATCH,    /* a file is well formed but does not fit (shape, dtype, name) */
-    RELAGE_ERR_NOMEM,       /* an allocation failed or a size is absurd */
+    RELAGE_ERR_NOMEM,       /* an allocation failed */
     RELAGE_ERR_UNSUPPORTED, /* valid, but not implemented here */
+    RELAGE_ERR_TOO_LARGE,   /* an input is over a limit (max_pixels, or beyond what fits memory
+                               sizes at all): the input's fault, not the machine's */
 } relage_status;
 
 /* Text of the last failure on this thread ("" if none). Valid until the next failing call. */
@@ -76,7 +78,7 @@ typedef struct relage_predictor_options {
     int max_faces;         /* at most this many faces per image (default 32) */
     const char *precision; /* NULL or "fp32"; "bf16": the network's trunk in bf16, on CPUs with
                               AVX512-BF16 or AMX only (RELAGE_ERR_UNSUPPORTED elsewhere) */
-    uint64_t max_pixels;   /* larger images are refused with RELAGE_ERR_NOMEM before any
+    uint64_t max_pixels;   /* larger images are refused with RELAGE_ERR_TOO_LARGE before any
                               decoding or copying; 0: 100 megapixels */
 } relage_predictor_options;
 

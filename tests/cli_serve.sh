@@ -2,8 +2,8 @@
 # relage serve's API end to end on loopback, with a random model (relage bench --save) and the
 # cascade detector: health, model description, the page, a good PNG (raw body and multipart),
 # then bad bodies: wrong content type (415), truncated PNG and JPEG, zero bytes, random bytes (400),
-# 200 MB (413), unknown path (404), wrong method (405); overload gives 503 with one predictor
-# and a queue of one; random requests (tests/serve_fuzz.py); the server is still healthy at the
+# 200 MB and 400,000 pixels over --max-pixels (413), unknown path (404), wrong method (405);
+# overload gives 503 with one predictor and a queue of one; random requests (tests/serve_fuzz.py); the server is still healthy at the
 # end and stops cleanly on SIGTERM (under ASan in CI: no leak either).
 set -euo pipefail
 relage=$1
@@ -18,7 +18,7 @@ fail() { echo "FAIL: $*" >&2; cat "$dir/serve.err" >&2 || true; exit 1; }
 "$relage" bench --arch resnet18 --input 64 --width 0.25 --iters 1 --warmup 0 --quiet \
     --save "$dir/model.safetensors" >/dev/null
 "$relage" serve --model "$dir/model.safetensors" --detector cascade --port 0 --threads 1 \
-    --queue 1 > "$dir/serve.out" 2> "$dir/serve.err" &
+    --queue 1 --max-pixels 300000 > "$dir/serve.out" 2> "$dir/serve.err" &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on port" "$dir/serve.out" && break; sleep 0.1; done
 port=$(sed -n 's/listening on port //p' "$dir/serve.out")
@@ -81,6 +81,18 @@ head -c 200000000 /dev/zero > "$dir/big.bin"
 expect 413 "$url/v1/predict" -H "Content-Type: application/octet-stream" \
     --data-binary "@$dir/big.bin"
 rm -f "$dir/big.bin"
+# a small file of many pixels: over --max-pixels is the client's 413 (an allocation failure
+# would be the server's 503)
+python3 - "$dir/wide.png" <<'PY'
+import struct, sys, zlib
+w, h = 1000, 400
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+raw = zlib.compress(b"\0" * ((w + 1) * h))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                              + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+PY
+expect 413 "$url/v1/predict" -H "Content-Type: image/png" --data-binary "@$dir/wide.png"
+grep -q "exceed the limit of 300000" "$dir/body" || fail "pixel limit: $(cat "$dir/body")"
 expect 404 "$url/nothing"
 expect 405 "$url/v1/predict"
 expect 405 "$url/healthz" -X DELETE

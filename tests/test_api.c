@@ -69,10 +69,11 @@ static void test_edges(void) {
     opt.max_pixels = W * H - 1;
     CHECK_OK(relage_predictor_create(&p, model_path, &opt));
     if (p) {
-        CHECK_FAILS(relage_predict_rgb(p, &rgb[0][0], W, H, W * 3, &r), RELAGE_ERR_NOMEM);
+        CHECK_FAILS(relage_predict_rgb(p, &rgb[0][0], W, H, W * 3, &r), RELAGE_ERR_TOO_LARGE);
         CHECK(strstr(relage_last_error(), "over the limit of 1199 pixels") != NULL);
+        CHECK(strcmp(relage_status_string(RELAGE_ERR_TOO_LARGE), "too large") == 0);
         CHECK_FAILS(relage_predict_rgb(p, &rgb[0][0], INT32_MAX, 1, (size_t)INT32_MAX * 3, &r),
-                    RELAGE_ERR_NOMEM);
+                    RELAGE_ERR_TOO_LARGE);
         relage_predictor_free(p);
     }
 

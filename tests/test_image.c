@@ -293,10 +293,10 @@ static void test_decode_errors(void) {
     check_load_fails(temp_dir, NULL, RELAGE_ERR_IO, "not a regular file");
     small.max_pixels = 45 * 31 - 1;
     fixture_path(path, sizeof path, "rgb.jpg");
-    check_load_fails(path, &small, RELAGE_ERR_NOMEM, "exceed the limit");
+    check_load_fails(path, &small, RELAGE_ERR_TOO_LARGE, "exceed the limit");
     small.max_pixels = 23 * 17 - 1;
     fixture_path(path, sizeof path, "rgb.png");
-    check_load_fails(path, &small, RELAGE_ERR_NOMEM, "exceed the limit");
+    check_load_fails(path, &small, RELAGE_ERR_TOO_LARGE, "exceed the limit");
     small.max_pixels = 23 * 17;
     CHECK_OK(image_load(&img, path, &small)); /* exactly at the limit */
     image_free(&img);

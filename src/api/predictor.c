@@ -311,7 +311,7 @@ relage_status relage_predict_rgb(relage_predictor *p, const uint8_t *rgb, int wi
         return relage_fail(RELAGE_ERR_INVALID_ARG,
                            "predict: stride %zu is less than 3 * width (%d)", stride, 3 * width);
     if ((uint64_t)width * (uint64_t)height > p->opt.max_pixels)
-        return relage_fail(RELAGE_ERR_NOMEM, "predict: %dx%d is over the limit of %llu pixels",
+        return relage_fail(RELAGE_ERR_TOO_LARGE, "predict: %dx%d is over the limit of %llu pixels",
                            width, height, (unsigned long long)p->opt.max_pixels);
     image img = {0};
     st = image_alloc(&img, width, height, 3);

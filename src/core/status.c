@@ -51,6 +51,8 @@ const char *relage_status_string(relage_status status) {
         return "out of memory";
     case RELAGE_ERR_UNSUPPORTED:
         return "unsupported";
+    case RELAGE_ERR_TOO_LARGE:
+        return "too large";
     }
     return "unknown status";
 }

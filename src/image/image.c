@@ -55,8 +55,8 @@ relage_status image_alloc(image *out, int width, int height, int channels) {
         return relage_fail(RELAGE_ERR_INVALID_ARG, "image_alloc: bad shape %dx%dx%d", width, height,
                            channels);
     if ((size_t)width > SIZE_MAX / (size_t)height / (size_t)channels)
-        return relage_fail(RELAGE_ERR_NOMEM, "image_alloc: %dx%dx%d is too large", width, height,
-                           channels);
+        return relage_fail(RELAGE_ERR_TOO_LARGE, "image_alloc: %dx%dx%d is too large", width,
+                           height, channels);
     out->data = calloc((size_t)width * (size_t)height * (size_t)channels, 1);
     if (!out->data)
         return relage_fail(RELAGE_ERR_NOMEM, "image_alloc: no memory for %dx%dx%d", width, height,
@@ -74,7 +74,7 @@ void image_free(image *img) {
 }
 
 /* Checks a size read from a header before anything of that size is allocated: zero sides are
- * corrupt, more than max_pixels (or more than fits int sides and size_t bytes) is NOMEM. */
+ * corrupt, more than max_pixels (or more than fits int sides and size_t bytes) is TOO_LARGE. */
 static relage_status check_pixels(const char *name, uint64_t width, uint64_t height,
                                   uint64_t max_pixels) {
     if (width == 0 || height == 0)
@@ -82,8 +82,8 @@ static relage_status check_pixels(const char *name, uint64_t width, uint64_t hei
                            (unsigned long long)width, (unsigned long long)height);
     if (width > INT_MAX || height > INT_MAX || width * height > max_pixels ||
         width * height > SIZE_MAX / 8)
-        return relage_fail(RELAGE_ERR_NOMEM, "%s: %llux%llu pixels exceed the limit of %llu", name,
-                           (unsigned long long)width, (unsigned long long)height,
+        return relage_fail(RELAGE_ERR_TOO_LARGE, "%s: %llux%llu pixels exceed the limit of %llu",
+                           name, (unsigned long long)width, (unsigned long long)height,
                            (unsigned long long)max_pixels);
     return RELAGE_OK;
 }
@@ -521,7 +521,7 @@ relage_status image_load(image *out, const char *path, const image_load_options 
         goto cleanup;
     }
     if ((uintmax_t)info.st_size > SIZE_MAX - 1) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: file too large", path);
+        st = relage_fail(RELAGE_ERR_TOO_LARGE, "%s: file too large", path);
         goto cleanup;
     }
     size = (size_t)info.st_size;

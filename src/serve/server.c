@@ -181,8 +181,10 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
 
 static unsigned status_of(relage_status st) {
     switch (st) {
-    case RELAGE_ERR_NOMEM:
+    case RELAGE_ERR_TOO_LARGE:
         return MHD_HTTP_CONTENT_TOO_LARGE;
+    case RELAGE_ERR_NOMEM:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
     case RELAGE_ERR_UNSUPPORTED:
         return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
     case RELAGE_ERR_FORMAT:
