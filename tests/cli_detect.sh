@@ -18,6 +18,9 @@ check "a bad file gives a JSON error naming it" "grep -q '\"error\":.*bad.jpg' '
 "$relage" detect --detector cascade --json --quiet "$fixtures/images/rgb.png" > "$out/ok.json"
 check "a good file exits 0" "[ $? -eq 0 ]"
 check "one JSON line per image" "[ \$(wc -l < '$out/ok.json') -eq 1 ]"
+"$relage" detect --detector cascade --json --quiet - < "$fixtures/images/rgb.png" |
+  sed 's|"image":"-"|"image":"'"$fixtures/images/rgb.png"'"|' > "$out/stdin.json"
+check "an image on standard input (-) as its file" "cmp -s '$out/ok.json' '$out/stdin.json'"
 "$relage" detect --bogus 2> /dev/null
 check "an unknown option exits 2" "[ $? -eq 2 ]"
 if [ -f "$examples/astronaut.png" ]; then

@@ -1,7 +1,8 @@
 #!/bin/bash
 # relage predict end to end on a random model (made by relage bench --save) with the cascade
-# detector (Debian's opencv-data): the table, JSON lines, CSV, --dist, @LIST, --draw, a bad
-# file (reported, skipped, exit code 1). (CI builds the installed API example with pkg-config.)
+# detector (Debian's opencv-data): the table, JSON lines, CSV, --dist, @LIST, standard input,
+# --draw, a bad file (reported, skipped, exit code 1). (CI builds the installed API example
+# with pkg-config.)
 set -euo pipefail
 relage=$1
 examples=$2
@@ -69,6 +70,16 @@ if run "$examples/astronaut.png" --json --draw "$dir/c" > "$dir/c.jsonl" 2> "$di
 fi
 grep -q '"faces"' "$dir/c.jsonl" || fail "a failed drawing lost the ages"
 grep -q "drawing .*astronaut.png" "$dir/err.txt" || fail "drawing error: $(cat "$dir/err.txt")"
+# standard input: "-" is an image (the same ages as the file), "@-" a list; not both
+run "$examples/astronaut.png" --json | sed 's|"image":"[^"]*"|"image":"-"|' > "$dir/file.jsonl"
+run - --json --draw "$dir/d" < "$examples/astronaut.png" > "$dir/stdin.jsonl"
+cmp -s "$dir/file.jsonl" "$dir/stdin.jsonl" || fail "-: $(cat "$dir/stdin.jsonl")"
+[ -s "$dir/d/stdin.png" ] || fail "-: no drawing $(ls "$dir/d")"
+echo "$examples/astronaut.png" | run @- | cmp -s - "$dir/table.txt" || fail "@-"
+if run - @- < "$examples/astronaut.png" 2> "$dir/err.txt"; then fail "- and @- accepted"; fi
+grep -q "can be given once only" "$dir/err.txt" || fail "- @-: $(cat "$dir/err.txt")"
+if run - --json < /dev/null > "$dir/empty.jsonl"; then fail "an empty standard input exits 0"; fi
+grep -q '"error":"standard input: empty' "$dir/empty.jsonl" || fail "empty -: $(cat "$dir/empty.jsonl")"
 
 set +e
 "$relage" predict --model "$dir/nope.safetensors" "$examples/astronaut.png" 2> "$dir/err.txt"

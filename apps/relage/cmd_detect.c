@@ -14,7 +14,7 @@
 
 static void detect_usage(FILE *out) {
     fprintf(out,
-            "usage: relage detect IMAGE|FOLDER... [OPTIONS]\n"
+            "usage: relage detect IMAGE|FOLDER|@LIST... [OPTIONS]\n"
             "\n"
             "  --detector NAME   auto (default: mtcnn if its weights are found, else cascade),\n"
             "                    mtcnn or cascade\n"
@@ -32,7 +32,9 @@ static void detect_usage(FILE *out) {
             "  --json            one JSON object per image per line\n"
             "  --draw DIR        write DIR/NAME.png with boxes and landmarks drawn (NAME-2.png,\n"
             "                    ... where inputs share a name; an input is never overwritten)\n"
-            "  --quiet           no progress on stderr\n");
+            "  --quiet           no progress on stderr\n"
+            "FOLDER is searched recursively for .jpg/.jpeg/.png; @LIST reads one path per line\n"
+            "(@- from standard input); - is an image on standard input.\n");
 }
 
 static void print_json(const char *path, const face_detection *faces, size_t n, const char *policy,
@@ -230,7 +232,16 @@ int cmd_detect(int argc, char **argv) {
         float(*crops)[4] = NULL;
         size_t n_crops = 0;
         int whole_image = 0;
-        relage_status st = image_load(&img, path, &opt);
+        relage_status st;
+        if (input_is_stdin(path)) {
+            char *bytes = NULL;
+            size_t size = 0;
+            st = input_read_stdin(&bytes, &size);
+            if (st == RELAGE_OK) st = image_decode(&img, bytes, size, "standard input", &opt);
+            free(bytes);
+        } else {
+            st = image_load(&img, path, &opt);
+        }
         if (st == RELAGE_OK) st = detector_detect(det, &img, &faces, &n);
         if (st == RELAGE_OK && !policy.all && n > 1) n = 1;
         if (st == RELAGE_OK && !(crops = malloc((n ? n : 1) * sizeof *crops)))

@@ -32,7 +32,8 @@ static void predict_usage(FILE *out) {
             "  --threads N       threads (default: all cores)\n"
             "  --precision NAME  fp32 (default) or bf16 (CPUs with AVX512-BF16 or AMX)\n"
             "  --quiet           no progress or notes on stderr\n"
-            "FOLDER is searched recursively for .jpg/.jpeg/.png; @LIST reads one path per line.\n",
+            "FOLDER is searched recursively for .jpg/.jpeg/.png; @LIST reads one path per line\n"
+            "(@- from standard input); - is an image on standard input.\n",
             RELAGE_MODEL_INSTALLED, RELAGE_MODEL_SOURCE);
 }
 
@@ -70,10 +71,13 @@ static void print_table(const char *path, const relage_result *r) {
     }
 }
 
-static relage_status draw(const char *path, const relage_result *r, const char *out) {
+/* bytes: the encoded image when it came from standard input, else NULL (read from path) */
+static relage_status draw(const char *path, const char *bytes, size_t size, const relage_result *r,
+                          const char *out) {
     static const uint8_t green[3] = {0, 230, 0}, black[3] = {0, 0, 0};
     image img = {0};
-    relage_status st = image_load(&img, path, NULL);
+    relage_status st = bytes ? image_decode(&img, bytes, size, "standard input", NULL)
+                             : image_load(&img, path, NULL);
     if (st != RELAGE_OK) return st;
     int side = img.width > img.height ? img.width : img.height;
     int thick = side / 300 + 1, scale = side / 300 + 1;
@@ -182,8 +186,17 @@ int cmd_predict(int argc, char **argv) {
     size_t failed = 0;
     for (size_t i = 0; i < inputs.n; i++) {
         const char *path = inputs.paths[i];
-        relage_result r;
-        relage_status st = relage_predict_file(pred, path, &r);
+        relage_result r = {0};
+        char *bytes = NULL;
+        size_t size = 0;
+        relage_status st;
+        if (input_is_stdin(path)) {
+            st = input_read_stdin(&bytes, &size);
+            if (st == RELAGE_OK)
+                st = relage_predict_encoded(pred, bytes, size, "standard input", &r);
+        } else {
+            st = relage_predict_file(pred, path, &r);
+        }
         if (st != RELAGE_OK) {
             failed++;
             report_image_error("predict", path, json);
@@ -194,12 +207,13 @@ int cmd_predict(int argc, char **argv) {
                 print_csv(path, &r, dist);
             else
                 print_table(path, &r);
-            if (drawn && draw(path, &r, drawn[i]) != RELAGE_OK) { /* the ages stay printed */
+            if (drawn && draw(path, bytes, size, &r, drawn[i]) != RELAGE_OK) { /* ages printed */
                 failed++;
                 fprintf(stderr, "relage predict: drawing %s: %s\n", path, relage_last_error());
             }
         }
         relage_result_free(&r);
+        free(bytes);
         progress_update(&p, (long)i + 1);
     }
     progress_finish(&p, (long)inputs.n);

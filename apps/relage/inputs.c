@@ -2,6 +2,7 @@
 #include "inputs.h"
 
 #include "api/result_json.h"
+#include "core/file.h"
 #include "relage.h"
 
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int push(input_list *list, const char *path) {
     if (list->n == list->cap) {
@@ -95,7 +97,8 @@ static int add(input_list *list, const char *path, int depth);
  * may name lists, 8 deep at most (deeper is taken for a list that names itself). */
 static int add_list_file(input_list *list, const char *file, int depth) {
     struct stat st;
-    if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int from_stdin = strcmp(file, "-") == 0;
+    if (!from_stdin && stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
         fprintf(stderr,
                 "relage: @%s: a folder; a list is a file of paths (give a folder "
                 "without the @)\n",
@@ -107,7 +110,8 @@ static int add_list_file(input_list *list, const char *file, int depth) {
                 file);
         return 0;
     }
-    FILE *fp = fopen(file, "r");
+    FILE *fp = from_stdin ? stdin : fopen(file, "r");
+    if (from_stdin) file = "standard input";
     if (!fp) {
         fprintf(stderr, "relage: cannot read list %s: %s\n", file, strerror(errno));
         return 0;
@@ -129,11 +133,23 @@ static int add_list_file(input_list *list, const char *file, int depth) {
         line[n] = '\0';
         if (n && line[0] != '#') ok = add(list, line, depth + 1);
     }
-    fclose(fp);
+    if (ok && ferror(fp)) {
+        fprintf(stderr, "relage: reading list %s failed\n", file);
+        ok = 0;
+    }
+    if (!from_stdin) fclose(fp);
     return ok;
 }
 
 static int add(input_list *list, const char *path, int depth) {
+    if (strcmp(path, "-") == 0 || strcmp(path, "@-") == 0) {
+        if (list->stdin_taken) {
+            fprintf(stderr, "relage: standard input (\"-\" or \"@-\") can be given once only\n");
+            return 0;
+        }
+        list->stdin_taken = 1;
+        if (path[0] == '-') return push(list, path);
+    }
     if (path[0] == '@') return add_list_file(list, path + 1, depth);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -153,6 +169,14 @@ void input_list_free(input_list *list) {
     for (size_t i = 0; i < list->n; i++) free(list->paths[i]);
     free(list->paths);
     memset(list, 0, sizeof *list);
+}
+
+int input_is_stdin(const char *path) {
+    return strcmp(path, "-") == 0;
+}
+
+relage_status input_read_stdin(char **bytes, size_t *size) {
+    return file_read_fd(STDIN_FILENO, "standard input", (size_t)1 << 30, bytes, size);
 }
 
 /* The inputs' files, sorted by this order, tell whether a name is one of them. */
@@ -187,11 +211,12 @@ char **drawn_paths(const input_list *list, const char *dir, const char *cmd) {
     file_id *ids = malloc((list->n + 1) * sizeof *ids);
     int ok = out && taken && ids;
     for (size_t i = 0; ok && i < list->n; i++)
-        if (stat(list->paths[i], &st) == 0) ids[n_ids++] = (file_id){st.st_dev, st.st_ino};
+        if (!input_is_stdin(list->paths[i]) && stat(list->paths[i], &st) == 0)
+            ids[n_ids++] = (file_id){st.st_dev, st.st_ino};
     if (ok) qsort(ids, n_ids, sizeof *ids, compare_ids);
     for (size_t i = 0; ok && i < list->n; i++) {
         const char *path = list->paths[i], *name = strrchr(path, '/');
-        name = name ? name + 1 : path;
+        name = input_is_stdin(path) ? "stdin" : name ? name + 1 : path;
         const char *dot = strrchr(name, '.');
         int stem = dot && dot != name ? (int)(dot - name) : (int)strlen(name);
         size_t size = strlen(dir) + (size_t)stem + 32;

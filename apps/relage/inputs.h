@@ -12,16 +12,22 @@
 typedef struct input_list {
     char **paths;
     size_t n, cap;
+    int stdin_taken; /* "-" or "@-" was added: standard input can be read once only */
 } input_list;
 
 /* Adds path: a folder adds its images recursively, "@FILE" the paths listed in FILE (one per
- * line), anything else is added as it is (and fails later, with its own error, if it is not an
- * image). Returns 0 and prints on allocation or
- * folder errors. */
+ * line; "@-": read from standard input), "-" the image on standard input, anything else is
+ * added as it is (and fails later, with its own error, if it is not an image). Returns 0 and
+ * prints on allocation, folder or list errors, and when standard input is named twice. */
 int input_list_add(input_list *list, const char *path);
 void input_list_free(input_list *list);
 
-/* Where --draw writes each input: DIR/STEM.png (STEM: the file name without its extension), or
+/* The input "-": the encoded image on standard input (at most 1 GiB), read to its end. */
+int input_is_stdin(const char *path);
+relage_status input_read_stdin(char **bytes, size_t *size);
+
+/* Where --draw writes each input: DIR/STEM.png (STEM: the file name without its extension;
+ * "stdin" for "-"), or
  * DIR/STEM-2.png, -3, ... where an earlier input took the name or the name is one of the inputs
  * themselves (an input is never overwritten). Creates DIR; returns NULL and prints when DIR is
  * not a folder that can be made. Free with drawn_paths_free. */

@@ -61,3 +61,41 @@ cleanup:
     free(buffer);
     return st;
 }
+
+relage_status file_read_fd(int fd, const char *name, size_t max_bytes, char **out,
+                           size_t *out_size) {
+    char *buffer = NULL;
+    size_t cap = 0, got = 0;
+    *out = NULL;
+    *out_size = 0;
+    for (;;) {
+        if (got + 1 >= cap) { /* cap stops at max_bytes + 2: one byte over the limit, the NUL */
+            size_t grow = cap ? 2 * cap : 65536;
+            if (grow > max_bytes + 2) grow = max_bytes + 2;
+            char *p = realloc(buffer, grow);
+            if (!p) {
+                free(buffer);
+                return relage_fail(RELAGE_ERR_NOMEM, "%s: cannot allocate %zu bytes", name, grow);
+            }
+            buffer = p;
+            cap = grow;
+        }
+        ssize_t n = read(fd, buffer + got, cap - 1 - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            free(buffer);
+            return relage_fail(RELAGE_ERR_IO, "%s: %s", name, strerror(errno));
+        }
+        if (n == 0) break;
+        got += (size_t)n;
+        if (got > max_bytes) {
+            free(buffer);
+            return relage_fail(RELAGE_ERR_TOO_LARGE, "%s: more than the %zu bytes allowed", name,
+                               max_bytes);
+        }
+    }
+    buffer[got] = '\0';
+    *out = buffer;
+    *out_size = got;
+    return RELAGE_OK;
+}

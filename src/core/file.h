@@ -14,4 +14,8 @@
  * was there. */
 relage_status file_read_all(const char *path, size_t max_bytes, char **out, size_t *size);
 
+/* Reads fd (a pipe, a terminal, a file) to its end the same way: NUL-terminated, errors naming
+ * name, RELAGE_ERR_TOO_LARGE past max_bytes. fd stays open. */
+relage_status file_read_fd(int fd, const char *name, size_t max_bytes, char **out, size_t *size);
+
 #endif
