@@ -9,6 +9,7 @@ t=${1:-2}
 vs() { /usr/bin/python3 bench/vs_pytorch.py --threads "$t" "$@"; }
 vs --arch resnet50 --input 224 --batch 1 --reps 3 --iters 5 --peer-flags=--jit
 vs --arch resnet50 --input 224 --batch 32 --reps 2 --iters 2 --peer-flags=--jit
+vs --arch resnet18 --input 112 --batch 1 --reps 3 --iters 20 --peer-flags=--jit # the default model
 vs --arch resnet50 --input 224 --batch 32 --train --reps 2 --iters 2
 vs --arch resnet18 --input 112 --batch 64 --train --reps 3 --iters 3
 vs --arch resnet18 --input 112 --batch 30 --train --reps 3 --iters 3
