@@ -33,6 +33,9 @@ typedef struct progress {
 } progress;
 
 void progress_start(progress *p, const char *label, const char *unit, long total, int quiet);
+
+/* A duration for people: "42s", "12.5 min", "3.2 h"; "?" when unknown (NaN); buf of 16 bytes. */
+const char *duration_text(double seconds, char buf[16]);
 void progress_update(progress *p, long done);
 void progress_finish(progress *p, long done);
 

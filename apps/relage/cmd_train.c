@@ -53,21 +53,31 @@ static void train_usage(FILE *out) {
 typedef struct progress_state {
     int quiet;
     double last;
+    double eval_seconds; /* the last epoch's evaluations, for the run's ETA (0: none yet) */
 } progress_state;
 
+/* ETAs of the epoch and of the run: the images left at this process's rate, plus one
+ * evaluation per epoch left as long as the last one took. */
 static void on_progress(const train_progress *p, void *user) {
     progress_state *s = user;
     double now = clock_seconds();
     if (s->quiet || (now - s->last < 0.5 && p->done < p->total)) return;
     s->last = now;
-    double eta = p->img_per_s > 0 ? (double)(p->total - p->done) / p->img_per_s : 0;
-    fprintf(stderr, "%sepoch %d/%d %zu/%zu images, %.1f img/s, loss %.3f, ETA %.0fs%s",
+    double rate = p->img_per_s > 0 ? p->img_per_s : (double)NAN,
+           left = (double)(p->total - p->done);
+    double epochs_after = (double)(p->epochs - p->epoch - 1);
+    double run =
+        (left + epochs_after * (double)p->total) / rate + (epochs_after + 1) * s->eval_seconds;
+    char e[16], r[16];
+    fprintf(stderr, "%sepoch %d/%d %zu/%zu images, %.1f img/s, loss %.3f, ETA %s, run %s%s",
             isatty(STDERR_FILENO) ? "\r" : "", p->epoch + 1, p->epochs, p->done, p->total,
-            p->img_per_s, p->running_loss, eta, isatty(STDERR_FILENO) ? "  " : "\n");
+            p->img_per_s, p->running_loss, duration_text(left / rate, e), duration_text(run, r),
+            isatty(STDERR_FILENO) ? "  " : "\n");
 }
 
 static void on_epoch(const epoch_result *r, void *user) {
     progress_state *s = user;
+    s->eval_seconds = r->eval_seconds;
     if (!s->quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
     printf("epoch %d: lr %.3g, train loss %.4f", r->epoch, r->lr, r->train_loss);
     if (!isnan(r->val_mae)) printf(", val MAE %.4f", r->val_mae);
@@ -226,7 +236,7 @@ int cmd_train(int argc, char **argv) {
     }
     c.command = command;
     omp_set_num_threads((int)threads);
-    progress_state ps = {quiet, 0};
+    progress_state ps = {quiet, 0, 0};
     train_callbacks cb = {on_progress, on_epoch, &ps};
     signal(SIGINT, on_sigint);
     int stopped = 0;

@@ -81,8 +81,10 @@ static relage_status append_log(const char *dir, const epoch_result *r) {
     }
     fprintf(fp,
             "{\"epoch\":%d,\"lr\":%.3g,\"train_loss\":%.5f,\"val_mae\":%s,\"val_eps\":%s,"
-            "\"test_mae\":%s,\"test_eps\":%s,\"seconds\":%.1f,\"img_per_s\":%.2f}\n",
-            r->epoch, r->lr, r->train_loss, v[0], v[1], v[2], v[3], r->seconds, r->img_per_s);
+            "\"test_mae\":%s,\"test_eps\":%s,\"seconds\":%.1f,\"img_per_s\":%.2f,"
+            "\"eval_seconds\":%.1f}\n",
+            r->epoch, r->lr, r->train_loss, v[0], v[1], v[2], v[3], r->seconds, r->img_per_s,
+            r->eval_seconds);
     return fclose(fp) == 0 ? RELAGE_OK
                            : relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
 }
@@ -203,10 +205,17 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
         }
         pos = (train_position){0};
         double seconds = clock_seconds() - t0;
-        epoch_result r = {
-            epoch + 1, lr,      loss_n ? loss_sum / (double)loss_n : (double)NAN,
-            NAN,       NAN,     NAN,
-            NAN,       seconds, seconds > 0 ? (double)(loss_n * (size_t)cfg->batch) / seconds : 0};
+        epoch_result r = {.epoch = epoch + 1,
+                          .lr = lr,
+                          .train_loss = loss_n ? loss_sum / (double)loss_n : (double)NAN,
+                          .val_mae = NAN,
+                          .val_eps = NAN,
+                          .test_mae = NAN,
+                          .test_eps = NAN,
+                          .seconds = seconds,
+                          .img_per_s =
+                              seconds > 0 ? (double)(loss_n * (size_t)cfg->batch) / seconds : 0};
+        double t_eval = clock_seconds();
         if (cfg->val_cache &&
             (st = evaluate(m, &val, cfg->batch, &r.val_mae, &r.val_eps, NULL)) != RELAGE_OK)
             goto cleanup;
@@ -214,6 +223,7 @@ relage_status train_run(const train_config *cfg, const train_callbacks *cb, vola
             (st = evaluate(m, &test, cfg->batch, &r.test_mae, &r.test_eps,
                            epoch + 1 == cfg->epochs ? &test_preds : NULL)) != RELAGE_OK)
             goto cleanup;
+        r.eval_seconds = clock_seconds() - t_eval;
         if ((st = append_log(cfg->out_dir, &r)) != RELAGE_OK ||
             (st = checkpoint_save(m, model_path)) != RELAGE_OK ||
             (st = checkpoint_save_state(m, opt, &(train_position){epoch + 1, 0, 0, 0, 0},

@@ -42,6 +42,7 @@ typedef struct train_progress {
 typedef struct epoch_result {
     int epoch; /* 1-based, as logged */
     double lr, train_loss, val_mae, val_eps, test_mae, test_eps, seconds, img_per_s;
+    double eval_seconds; /* the validation and test evaluations after the epoch */
 } epoch_result;
 
 typedef struct train_callbacks {
