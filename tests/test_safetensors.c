@@ -485,10 +485,10 @@ static void remove_temp_dir(void) {
 /* Rounding to F16 and BF16 against NumPy's astype(float16) and PyTorch's to(bfloat16) on the
  * same floats (ties to even, subnormals, overflow to infinity), and back through reading. */
 static void test_round_half(void) {
-    static const float values[] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65519.0f, 65520.0f, 1e9f,
-                                   6.1e-5f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 1e-10f, 0.1f,
-                                   1.00146484375f, 1.00048828125f, 1.00146484375f, INFINITY,
-                                   -INFINITY, 3.3895314e38f};
+    static const float values[] = {
+        0.0f,           -0.0f,          1.0f,           -2.5f,    65504.0f,  65519.0f,     65520.0f,
+        1e9f,           6.1e-5f,        5.96e-8f,       2.98e-8f, 2.99e-8f,  1e-10f,       0.1f,
+        1.00146484375f, 1.00048828125f, 1.00146484375f, INFINITY, -INFINITY, 3.3895314e38f};
     static const uint16_t want_f16[] = {0x0000, 0x8000, 0x3c00, 0xc100, 0x7bff, 0x7bff, 0x7c00,
                                         0x7c00, 0x03ff, 0x0001, 0x0000, 0x0001, 0x0000, 0x2e66,
                                         0x3c02, 0x3c00, 0x3c02, 0x7c00, 0xfc00, 0x7c00};
@@ -525,6 +525,61 @@ static void test_round_half(void) {
           back[14] == 1.001953125f && back[15] == 1.0f);
 }
 
+/* The first infinity or NaN is found wherever it is: in the first block, at a block boundary
+ * (blocks of 4096), at the very end; finite extremes (max, subnormals) pass. */
+static void test_all_finite(void) {
+    enum { N = 10000 };
+    static float f32[N];
+    static uint16_t f16[N], bf16[N];
+    for (int i = 0; i < N; i++) {
+        f32[i] = i % 2 ? 3.4028235e38f : -1.4e-45f;
+        f16[i] = i % 2 ? 0x7bff : 0x8001;
+        bf16[i] = i % 2 ? 0x7f7f : 0x0001;
+    }
+    const struct {
+        const char *name;
+        int at; /* -1: all finite */
+    } cases[] = {{"none", -1}, {"first", 0}, {"boundary", 4096}, {"middle", 5000}, {"last", N - 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int at = cases[c].at;
+        if (at >= 0) {
+            f32[at] = NAN;
+            f16[at] = 0xfc00;  /* -inf */
+            bf16[at] = 0x7fc1; /* NaN */
+        }
+        const int64_t shape[1] = {N};
+        char path[256];
+        temp_path(path, sizeof path, "finite.safetensors");
+        safetensors_writer *w = safetensors_writer_new();
+        CHECK(w != NULL);
+        if (!w) return;
+        CHECK_OK(safetensors_writer_add(w, "f32", SAFETENSORS_F32, 1, shape, f32));
+        CHECK_OK(safetensors_writer_add(w, "f16", SAFETENSORS_F16, 1, shape, f16));
+        CHECK_OK(safetensors_writer_add(w, "bf16", SAFETENSORS_BF16, 1, shape, bf16));
+        CHECK_OK(safetensors_writer_save(w, path));
+        safetensors_writer_free(w);
+        safetensors_file *file = NULL;
+        CHECK_OK(safetensors_open(&file, path));
+        for (size_t i = 0; file && i < safetensors_count(file); i++) {
+            size_t bad = (size_t)-1;
+            int finite = safetensors_all_finite(file, safetensors_at(file, i), &bad);
+            if (at < 0) {
+                CHECK(finite);
+            } else {
+                CHECK(!finite);
+                CHECK_INT_EQ(bad, at);
+            }
+        }
+        safetensors_close(file);
+        unlink(path);
+        if (at >= 0) { /* back to finite for the next case */
+            f32[at] = at % 2 ? 3.4028235e38f : -1.4e-45f;
+            f16[at] = at % 2 ? 0x7bff : 0x8001;
+            bf16[at] = at % 2 ? 0x7f7f : 0x0001;
+        }
+    }
+}
+
 int main(void) {
     if (!mkdtemp(temp_dir)) {
         perror("mkdtemp");
@@ -535,6 +590,7 @@ int main(void) {
     test_atomic_save();
     test_bad_files();
     test_round_half();
+    test_all_finite();
     remove_temp_dir();
     return test_summary("test_safetensors");
 }
