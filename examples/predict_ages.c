@@ -1,6 +1,7 @@
 /* The smallest program on relage's C API: how old each face in an image looks.
  *
- *   cc predict_ages.c $(pkg-config --cflags --libs relage) -o predict_ages
+ *   cc predict_ages.c $(pkg-config --cflags --libs relage) \
+ *      -Wl,-rpath,$(pkg-config --variable=libdir relage) -o predict_ages
  *   ./predict_ages MODEL IMAGE... */
 #include <relage.h>
 #include <stdio.h>

@@ -24,7 +24,9 @@
  *     }
  *     relage_predictor_free(p);
  *
- * Build against the installed library with `pkg-config --cflags --libs relage`. */
+ * Build against the installed library with `pkg-config --cflags --libs relage` (the shared
+ * librelage.so; add -Wl,-rpath,$(pkg-config --variable=libdir relage) unless its folder is known
+ * to the loader), or link librelage.a (README.md). */
 #ifndef RELAGE_H
 #define RELAGE_H
 

@@ -78,6 +78,9 @@ cmp -s "$dir/file.jsonl" "$dir/stdin.jsonl" || fail "-: $(cat "$dir/stdin.jsonl"
 echo "$examples/astronaut.png" | run @- | cmp -s - "$dir/table.txt" || fail "@-"
 if run - @- < "$examples/astronaut.png" 2> "$dir/err.txt"; then fail "- and @- accepted"; fi
 grep -q "can be given once only" "$dir/err.txt" || fail "- @-: $(cat "$dir/err.txt")"
+# on a terminal (script gives the command one) "-" is refused at once instead of waiting
+script -qc "$relage predict - --model $dir/model.safetensors" /dev/null < /dev/null > "$dir/tty.txt" || true
+grep -q "standard input, which is a terminal" "$dir/tty.txt" || fail "- on a terminal: $(cat "$dir/tty.txt")"
 if run - --json < /dev/null > "$dir/empty.jsonl"; then fail "an empty standard input exits 0"; fi
 grep -q '"error":"standard input: empty' "$dir/empty.jsonl" || fail "empty -: $(cat "$dir/empty.jsonl")"
 

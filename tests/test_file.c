@@ -1,6 +1,7 @@
 /* Whole-file and whole-stream reads (src/core/file.c): contents with a NUL after them, the
  * byte limits (a file over it is a format error, a stream over it is too large), and errors
  * that name the file. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +74,9 @@ static void test_read_fd(void) {
     CHECK_FAILS(read_pipe(300001, 300000, &out, &size), RELAGE_ERR_TOO_LARGE);
     CHECK(out == NULL && size == 0);
     CHECK(strstr(relage_last_error(), "the pipe: more than the 300000 bytes") != NULL);
+    CHECK_OK(read_pipe(72, SIZE_MAX, &out, &size)); /* no limit at all: no wrap-around */
+    CHECK_INT_EQ(size, 72);
+    free(out);
     CHECK_OK(read_pipe(0, 10, &out, &size)); /* empty: a valid, empty buffer */
     CHECK(out && size == 0 && out[0] == '\0');
     free(out);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Where does MTCNN put a face that the OpenCV cascade also finds? The numbers behind the
-cascade fallback's box reshaping (src/detect/detector.c: same centre, 0.818 of the width, 1.019
-of the height).
+"""Where does MTCNN put a face that the OpenCV cascade also finds? A check of the cascade
+fallback's box reshaping (src/detect/detector.c: same centre, 0.818 of the width, 1.019 of the
+height, fitted earlier on another half of these photos): this script refits the ratios and
+compares both.
 
 Runs `relage detect --largest --json` with each detector over the All-Age-Faces originals in
 ../shared/data/detect/images (aaf_*.jpg), keeps the photos where both find a face, fits the

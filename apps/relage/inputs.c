@@ -148,6 +148,11 @@ static int add(input_list *list, const char *path, int depth) {
             return 0;
         }
         list->stdin_taken = 1;
+        if (path[0] == '-' && isatty(STDIN_FILENO)) {
+            fprintf(stderr, "relage: \"-\" is an image on standard input, which is a terminal "
+                            "here: pipe or redirect one (relage predict - < photo.jpg)\n");
+            return 0;
+        }
         if (path[0] == '-') return push(list, path);
     }
     if (path[0] == '@') return add_list_file(list, path + 1, depth);

@@ -18,7 +18,8 @@ typedef struct input_list {
 /* Adds path: a folder adds its images recursively, "@FILE" the paths listed in FILE (one per
  * line; "@-": read from standard input), "-" the image on standard input, anything else is
  * added as it is (and fails later, with its own error, if it is not an image). Returns 0 and
- * prints on allocation, folder or list errors, and when standard input is named twice. */
+ * prints on allocation, folder or list errors, when standard input is named twice, and for "-"
+ * when standard input is a terminal. */
 int input_list_add(input_list *list, const char *path);
 void input_list_free(input_list *list);
 

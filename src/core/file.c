@@ -68,6 +68,7 @@ relage_status file_read_fd(int fd, const char *name, size_t max_bytes, char **ou
     size_t cap = 0, got = 0;
     *out = NULL;
     *out_size = 0;
+    if (max_bytes > SIZE_MAX - 2) max_bytes = SIZE_MAX - 2; /* room for one byte over and the NUL */
     for (;;) {
         if (got + 1 >= cap) { /* cap stops at max_bytes + 2: one byte over the limit, the NUL */
             size_t grow = cap ? 2 * cap : 65536;

@@ -14,8 +14,9 @@
  * was there. */
 relage_status file_read_all(const char *path, size_t max_bytes, char **out, size_t *size);
 
-/* Reads fd (a pipe, a terminal, a file) to its end the same way: NUL-terminated, errors naming
- * name, RELAGE_ERR_TOO_LARGE past max_bytes. fd stays open. */
+/* Reads fd (a pipe, a terminal, a file) to its end into a malloc'd buffer, NUL-terminated as
+ * above; errors name name: RELAGE_ERR_IO for read failures, RELAGE_ERR_TOO_LARGE past max_bytes
+ * (unlike file_read_all: a stream has no size to check first), RELAGE_ERR_NOMEM. fd stays open. */
 relage_status file_read_fd(int fd, const char *name, size_t max_bytes, char **out, size_t *size);
 
 #endif

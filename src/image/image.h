@@ -38,8 +38,8 @@ image_load_options image_default_load_options(void);
  * Truncated, corrupt, zero-sized and non-image files, and images over max_pixels, are errors
  * naming the file: RELAGE_ERR_IO (cannot open or read), RELAGE_ERR_FORMAT (empty, not a JPEG
  * or PNG, corrupt, truncated), RELAGE_ERR_UNSUPPORTED (a valid image of a kind not handled,
- * e.g. 12-bit JPEG), RELAGE_ERR_NOMEM (more than max_pixels, checked from the header before
- * any pixel buffer is allocated, or no memory). Nothing is ever printed. opt may be NULL for
+ * e.g. 12-bit JPEG), RELAGE_ERR_TOO_LARGE (more than max_pixels, checked from the header before
+ * any pixel buffer is allocated), RELAGE_ERR_NOMEM (no memory). Nothing is ever printed. opt may be NULL for
  * the defaults. */
 relage_status image_load(image *out, const char *path, const image_load_options *opt);
 
