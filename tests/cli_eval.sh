@@ -34,6 +34,12 @@ check "--grid with a missing --images folder exits 2" "[ $? -eq 2 ] && grep -q '
 sum=$(md5sum < "$out/labels.csv")
 "$relage" eval --predictions "$out/pred.csv" --labels "$out/labels.csv" --scatter "$out/labels.csv" 2> "$out/err"
 check "a figure over an input exits 2, the input intact" "[ $? -eq 2 ] && grep -q 'also an input' '$out/err' && [ \"\$(md5sum < '$out/labels.csv')\" = '$sum' ]"
+"$relage" eval --model "$out/m.safetensors" --labels "$out/labels.csv" 2> "$out/err"
+check "--model with --labels needs --images" "[ $? -eq 2 ] && grep -q 'needs --images' '$out/err'"
+"$relage" eval --model "$out/m.safetensors" --cache "$out/c.rlg" --mtcnn "$out" 2> "$out/err"
+check "--mtcnn with a cache is refused" "[ $? -eq 2 ] && grep -q 'go with --model and a dataset' '$out/err'"
+"$relage" eval --model "$out/m.safetensors" --cache "$out/c.rlg" --labels "$out/labels.csv" 2> "$out/err"
+check "--cache with a dataset is refused" "[ $? -eq 2 ] && grep -q 'the cache carries its labels' '$out/err'"
 "$relage" eval --predictions "$out/nothing.csv" --labels "$out/labels.csv" 2> "$out/err"
 check "a missing file exits 1 naming it" "[ $? -eq 1 ] && grep -q nothing.csv '$out/err'"
 cat > "$out/runs.json" <<'JSON'

@@ -3,7 +3,9 @@
 # runs (base and rn heads, one epoch, with a test cache) write summary.json and
 # test_predictions.csv.
 # - Prediction crops as training did: the model records its crop, and `relage predict` on the
-#   original files gives the ages `relage eval --model --cache` gives on the cache, image by image.
+#   original files gives the ages `relage eval --model --cache` gives on the cache, image by image;
+#   so does `relage eval --model` on the dataset itself (--labels with --images), whose metrics
+#   equal the cache's.
 # - A run started from another model (--init) records its own training faces' crop, not the
 #   crop of the model it started from.
 # - relage export writes the model with 16-bit weights: about half the size, the same crop
@@ -33,6 +35,16 @@ grep -q "none largest margin=0 square=0 size=48" "$model" || fail "the model doe
 "$relage" eval --model "$model" --cache "$dir/faces.rlg" --out "$dir/eval.csv" > /dev/null 2>&1
 (cd "$images" && "$relage" predict --model "$model" --csv --quiet \
     rgb.jpg gray.jpg cmyk.jpg exif6.png) > "$dir/predict.csv"
+"$relage" eval --model "$model" --labels "$dir/labels.csv" --images "$images" \
+    --out "$dir/eval_files.csv" --json > "$dir/eval_files.json" 2> /dev/null
+"$relage" eval --model "$model" --cache "$dir/faces.rlg" --json > "$dir/eval_cache.json" 2> /dev/null
+cmp -s "$dir/eval_files.json" "$dir/eval_cache.json" ||
+    fail "eval on the files: $(cat "$dir/eval_files.json") vs the cache: $(cat "$dir/eval_cache.json")"
+printf 'path,age\nrgb.jpg,20\nnowhere.jpg,30\n' > "$dir/gap.csv"
+"$relage" eval --model "$model" --labels "$dir/gap.csv" --images "$images" --json \
+    > "$dir/gap.json" 2> "$dir/err"
+grep -q '"n":1,.*"n_missing":1' "$dir/gap.json" && grep -q "1 of 2 images could not be predicted" \
+    "$dir/err" || fail "eval with a missing image: $(cat "$dir/gap.json" "$dir/err")"
 "$relage" prepare --labels "$dir/labels.csv" --images "$images" --detector none --size 44 \
     --out "$dir/faces44.rlg" --quiet > /dev/null
 "$relage" train --train "$dir/faces44.rlg" --out "$dir/init" --init "$model" --arch resnet18 \
@@ -60,9 +72,11 @@ import csv, json, sys
 d = sys.argv[1]
 ev = {r["file_name"]: float(r["predicted_age"]) for r in csv.DictReader(open(f"{d}/eval.csv"))}
 pr = {r["image"]: float(r["age"]) for r in csv.DictReader(open(f"{d}/predict.csv"))}
-assert set(ev) == set(pr) and len(ev) == 4, (ev, pr)
+files = {r["file_name"]: float(r["predicted_age"])
+         for r in csv.DictReader(open(f"{d}/eval_files.csv"))}
+assert set(ev) == set(pr) == set(files) and len(ev) == 4, (ev, pr, files)
 for k in ev:
-    assert abs(ev[k] - pr[k]) < 0.01, (k, ev[k], pr[k])
+    assert abs(ev[k] - pr[k]) < 0.01 and abs(files[k] - ev[k]) < 1e-3, (k, ev[k], pr[k], files[k])
 half = {r["file_name"]: float(r["predicted_age"]) for r in csv.DictReader(open(f"{d}/half.csv"))}
 assert set(half) == set(ev) and all(abs(half[k] - ev[k]) < 0.05 for k in ev), (half, ev)
 c = json.load(open(f"{d}/cmp.json"))

@@ -1,6 +1,7 @@
 /* relage eval: MAE, epsilon-error, real-age MAE and breakdowns by age group, gender and race,
- * of an existing predictions CSV against labels, or of a model on a prepared face cache (whose
- * predictions can be written as CSV or in the ChaLearn submission formats). */
+ * of an existing predictions CSV against labels, of a model on a prepared face cache, or of a
+ * model on a dataset's images as relage predict sees them (the model's predictions can be
+ * written as CSV or in the ChaLearn submission formats). */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -12,6 +13,7 @@
 
 #include "cli.h"
 #include "data/face_cache.h"
+#include "dataset.h"
 #include "eval/metrics.h"
 #include "eval/model_eval.h"
 #include "eval/plot.h"
@@ -20,12 +22,16 @@
 
 static void eval_usage(FILE *out) {
     fprintf(out,
-            "usage: relage eval --predictions FILE --labels FILE [--json] [--challenge]\n"
-            "       relage eval --model FILE --cache CACHE [--flip] [--precision P] [--out FILE]\n"
-            "                   [--threads N] [--json]\n"
+            "usage: relage eval --predictions FILE DATASET [--json] [--challenge]\n"
+            "       relage eval --model FILE (--cache CACHE | DATASET) [--flip] [--precision P]\n"
+            "                   [--out FILE] [--threads N] [--json]\n"
+            "DATASET: --labels FILE [--images DIR] | --utkface DIR | --aaf DIR, and --split FILE\n"
+            "to keep the images it names\n"
             "\n"
             "  --model FILE        a relage model, run on --cache (a face cache from relage\n"
-            "                      prepare, which carries the labels)\n"
+            "                      prepare, which carries the labels), or on the dataset's\n"
+            "                      images as relage predict --largest sees them (detection as\n"
+            "                      the model was trained; --mtcnn DIR, --detector NAME)\n"
             "  --flip              average each face with its mirror image\n"
             "  --precision NAME    fp32 (default) or bf16 (CPUs with AVX512-BF16 or AMX): what\n"
             "                      bf16 inference costs in accuracy\n"
@@ -35,7 +41,11 @@ static void eval_usage(FILE *out) {
             "                      file_name,predicted_age), chalearn15 (name;age) or\n"
             "                      chalearn16 (name,age), the challenges' submission formats\n"
             "  --predictions FILE  CSV with file_name,predicted_age\n"
-            "  --labels FILE       APPA-REAL gt_avg_*.csv, ChaLearn 2015/2016, or path,age[,std]\n"
+            "  --labels FILE       APPA-REAL gt_avg_*.csv or gt_*.csv, ChaLearn 2015/2016, or\n"
+            "                      path,age[,std]\n"
+            "  --utkface DIR       a UTKFace folder (ages, gender, race from the file names)\n"
+            "  --aaf DIR           an All-Age-Faces folder (ages from the file names)\n"
+            "  --split FILE        keep only the images named in this split file\n"
             "  --challenge         missing predictions count as epsilon 1 over all labels (the\n"
             "                      official rule); by default they are counted and reported\n"
             "  --json              one JSON object\n"
@@ -43,18 +53,29 @@ static void eval_usage(FILE *out) {
             "                      optional)\n"
             "  --scatter PNG       draw predicted against true (mean apparent) age\n"
             "  --error-by-age PNG  draw the MAE by true age (5-year bins)\n"
-            "  --grid PNG          draw the 8 best and 8 worst predictions (needs --images)\n"
+            "  --grid PNG          draw the 8 best and 8 worst predictions (needs the images)\n"
             "  --images DIR        where the labelled images are (names relative to it)\n"
             "\n"
             "epsilon = 1 - exp(-(x - mu)^2 / (2 sigma^2)); for sigma = 0 it is 0 when x == mu,\n"
             "else 1.\n");
 }
 
-static int draw_histogram(const label_set *labels, const char *label_path, const char *png) {
+/* Titled by the label file's name, or a folder's last two parts, and the split's name. */
+static int draw_histogram(const label_set *labels, const char *label_path, const char *split,
+                          const char *png) {
     double *ages = malloc((labels->n ? labels->n : 1) * sizeof *ages);
-    char title[160];
-    const char *slash = strrchr(label_path, '/');
-    snprintf(title, sizeof title, "Ages in %s", slash ? slash + 1 : label_path);
+    char title[160], source[128];
+    snprintf(source, sizeof source, "%s", label_path);
+    size_t len = strlen(source);
+    while (len > 1 && source[len - 1] == '/') source[--len] = '\0';
+    struct stat info;
+    int parts = stat(label_path, &info) == 0 && S_ISDIR(info.st_mode) ? 2 : 1;
+    const char *name = source + len;
+    while (name > source && (name[-1] != '/' || --parts > 0)) name--;
+    const char *split_name = split ? strrchr(split, '/') : NULL;
+    split_name = split_name ? split_name + 1 : split;
+    snprintf(title, sizeof title, "Ages in %s%s%s%s", name, split ? " (" : "",
+             split ? split_name : "", split ? ")" : "");
     for (size_t i = 0; ages && i < labels->n; i++) ages[i] = labels->items[i].mean;
     relage_status st = ages ? figure_age_histogram(png, title, ages, labels->n) : RELAGE_ERR_NOMEM;
     free(ages);
@@ -183,10 +204,67 @@ static int predict_cache(const char *model_path, const char *cache_path, int fli
     return st == RELAGE_OK;
 }
 
+/* Runs the model on each labelled image through the public API, as relage predict --largest
+ * does: the largest face as the model's training cropped it, or the whole image without one.
+ * Images that cannot be read are reported (the first few named) and count as missing. */
+static int predict_dataset(const char *model_path, const char *images,
+                           const relage_predictor_options *opt, const label_set *labels,
+                           prediction_set *preds) {
+    relage_predictor *p = NULL;
+    memset(preds, 0, sizeof *preds);
+    if (relage_predictor_create(&p, model_path, opt) != RELAGE_OK) {
+        fprintf(stderr, "relage eval: %s\n", relage_last_error());
+        return 0;
+    }
+    fprintf(stderr, "relage eval: %s\n", relage_predictor_notes(p));
+    preds->names = calloc(labels->n + 1, sizeof *preds->names);
+    preds->ages = malloc((labels->n + 1) * sizeof *preds->ages);
+    int ok = preds->names && preds->ages;
+    size_t failed = 0;
+    progress pr;
+    progress_start(&pr, "eval", "images", (long)labels->n, 0);
+    for (size_t i = 0; ok && i < labels->n; i++) {
+        const char *name = labels->items[i].name;
+        size_t size = strlen(images) + strlen(name) + 2;
+        char *path = malloc(size);
+        relage_result r;
+        if (!path) {
+            ok = 0;
+            break;
+        }
+        snprintf(path, size, "%s/%s", images, name);
+        if (relage_predict_file(p, path, &r) == RELAGE_OK) {
+            if ((preds->names[preds->n] = strdup(name)) != NULL)
+                preds->ages[preds->n++] = r.faces[0].age;
+            else
+                ok = 0;
+            relage_result_free(&r);
+        } else if (failed++ < 5) {
+            fprintf(stderr, "relage eval: %s\n", relage_last_error());
+        }
+        free(path);
+        progress_update(&pr, (long)i + 1);
+    }
+    progress_finish(&pr, (long)labels->n);
+    relage_predictor_free(p);
+    if (!ok) {
+        fprintf(stderr, "relage eval: out of memory\n");
+        prediction_set_free(preds);
+        return 0;
+    }
+    if (failed)
+        fprintf(stderr,
+                "relage eval: %zu of %zu images could not be predicted; they count as "
+                "missing\n",
+                failed, labels->n);
+    return 1;
+}
+
 int cmd_eval(int argc, char **argv) {
-    const char *pred_path = NULL, *label_path = NULL, *hist_path = NULL, *scatter_path = NULL;
-    const char *grid_path = NULL, *image_dir = NULL, *model_path = NULL, *cache_path = NULL;
-    const char *out_path = NULL, *format = "csv", *error_path = NULL, *precision = "fp32";
+    const char *pred_path = NULL, *hist_path = NULL, *scatter_path = NULL, *grid_path = NULL;
+    const char *model_path = NULL, *cache_path = NULL, *out_path = NULL, *format = "csv";
+    const char *error_path = NULL, *precision = "fp32", *mtcnn_dir = NULL, *detector = NULL;
+    dataset_args data = {0};
     int json = 0, challenge = 0, flip = 0;
     long batch = 32, threads = omp_get_num_procs();
     for (int i = 1; i < argc; i++) {
@@ -221,8 +299,12 @@ int cmd_eval(int argc, char **argv) {
             if (!parse_int_option(a, argv[++i], 1, 1024, &threads)) return 2;
         } else if (strcmp(a, "--predictions") == 0 && i + 1 < argc) {
             pred_path = argv[++i];
-        } else if (strcmp(a, "--labels") == 0 && i + 1 < argc) {
-            label_path = argv[++i];
+        } else if (i + 1 < argc && dataset_option(&data, a, argv[i + 1])) {
+            i++;
+        } else if (strcmp(a, "--mtcnn") == 0 && i + 1 < argc) {
+            mtcnn_dir = argv[++i];
+        } else if (strcmp(a, "--detector") == 0 && i + 1 < argc) {
+            detector = argv[++i];
         } else if (strcmp(a, "--hist") == 0 && i + 1 < argc) {
             hist_path = argv[++i];
         } else if (strcmp(a, "--scatter") == 0 && i + 1 < argc) {
@@ -231,36 +313,47 @@ int cmd_eval(int argc, char **argv) {
             error_path = argv[++i];
         } else if (strcmp(a, "--grid") == 0 && i + 1 < argc) {
             grid_path = argv[++i];
-        } else if (strcmp(a, "--images") == 0 && i + 1 < argc) {
-            image_dir = argv[++i];
         } else {
             fprintf(stderr, "relage eval: unknown or incomplete option '%s' (see --help)\n", a);
             return 2;
         }
     }
-    if (model_path || cache_path) {
-        if (!model_path || !cache_path || pred_path || label_path) {
-            fprintf(stderr, "relage eval: --model and --cache go together, without "
-                            "--predictions/--labels (see --help)\n");
+    int sources = dataset_sources(&data);
+    if (cache_path) {
+        if (!model_path || pred_path || sources || data.split) {
+            fprintf(stderr, "relage eval: --cache goes with --model, without --predictions or a "
+                            "dataset (the cache carries its labels; see --help)\n");
             return 2;
         }
-    } else if (!label_path || (!pred_path && !hist_path)) {
-        fprintf(stderr, "relage eval: needs --labels FILE and --predictions FILE, or --model "
-                        "and --cache (see --help)\n");
+    } else if (sources != 1 || (model_path && pred_path) ||
+               (!model_path && !pred_path && !hist_path)) {
+        fprintf(stderr, "relage eval: needs one dataset (--labels FILE, --utkface DIR or --aaf "
+                        "DIR) with --predictions FILE or --model FILE (see --help)\n");
         return 2;
     }
+    if ((mtcnn_dir || detector) && (!model_path || cache_path)) {
+        fprintf(stderr, "relage eval: --mtcnn and --detector go with --model and a dataset (a "
+                        "cache's faces were detected when it was prepared)\n");
+        return 2;
+    }
+    if (model_path && data.labels && !data.images) {
+        fprintf(stderr, "relage eval: --model with --labels needs --images DIR (see --help)\n");
+        return 2;
+    }
+    const char *image_dir = data.images ? data.images : data.utkface ? data.utkface : data.aaf;
     struct stat dir_stat;
-    if (grid_path &&
+    if ((grid_path || (model_path && !cache_path)) &&
         (!image_dir || stat(image_dir, &dir_stat) != 0 || !S_ISDIR(dir_stat.st_mode))) {
-        fprintf(stderr, "relage eval: --grid needs --images DIR, a folder%s%s\n",
-                image_dir ? "; not found: " : "", image_dir ? image_dir : "");
+        fprintf(stderr, "relage eval: %s needs --images DIR, a folder%s%s\n",
+                grid_path ? "--grid" : "--model", image_dir ? "; not found: " : "",
+                image_dir ? image_dir : "");
         return 2;
     }
-    const char *inputs[4] = {pred_path, label_path, cache_path, model_path};
+    const char *inputs[5] = {pred_path, data.labels, data.split, cache_path, model_path};
     const char *outputs[5] = {out_path, hist_path, scatter_path, error_path, grid_path};
     const char *flags[5] = {"--out", "--hist", "--scatter", "--error-by-age", "--grid"};
     for (int i = 0; i < 5; i++) {
-        if (outputs[i] && !output_path_ok("eval", flags[i], outputs[i], inputs, 4)) return 2;
+        if (outputs[i] && !output_path_ok("eval", flags[i], outputs[i], inputs, 5)) return 2;
         for (int j = 0; outputs[i] && j < i; j++)
             if (outputs[j] && strcmp(outputs[i], outputs[j]) == 0) {
                 fprintf(stderr, "relage eval: %s and %s both write %s\n", flags[j], flags[i],
@@ -269,13 +362,26 @@ int cmd_eval(int argc, char **argv) {
             }
     }
     omp_set_num_threads((int)threads);
-    label_set labels;
-    prediction_set preds;
+    label_set labels = {0};
+    prediction_set preds = {0};
     eval_result r;
+    const char *label_path = cache_path ? cache_path : data.labels ? data.labels : image_dir;
+    size_t missing = 0;
+    if (!cache_path && !dataset_read(&data, "eval", &labels, &missing)) return 1;
     if (model_path) {
-        if (!predict_cache(model_path, cache_path, flip, precision, batch, &labels, &preds))
+        relage_predictor_options opt = relage_predictor_default_options();
+        opt.mtcnn_dir = mtcnn_dir;
+        opt.detector = detector;
+        opt.threads = (int)threads;
+        opt.all_faces = 0;
+        opt.flip = flip;
+        opt.precision = precision;
+        if (cache_path
+                ? !predict_cache(model_path, cache_path, flip, precision, batch, &labels, &preds)
+                : !predict_dataset(model_path, image_dir, &opt, &labels, &preds)) {
+            label_set_free(&labels);
             return 1;
-        label_path = cache_path;
+        }
         prediction_format f = strcmp(format, "chalearn15") == 0   ? PRED_CHALEARN15
                               : strcmp(format, "chalearn16") == 0 ? PRED_CHALEARN16
                                                                   : PRED_CSV;
@@ -285,11 +391,8 @@ int cmd_eval(int argc, char **argv) {
             label_set_free(&labels);
             return 1;
         }
-    } else if (label_set_read(&labels, label_path) != RELAGE_OK) {
-        fprintf(stderr, "relage eval: %s\n", relage_last_error());
-        return 1;
     }
-    if (hist_path && !draw_histogram(&labels, label_path, hist_path)) {
+    if (hist_path && !draw_histogram(&labels, label_path, data.split, hist_path)) {
         if (model_path) prediction_set_free(&preds);
         label_set_free(&labels);
         return 1;

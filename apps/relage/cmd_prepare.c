@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "data/face_cache.h"
 #include "data/labels.h"
+#include "dataset.h"
 #include "detect/detector.h"
 #include "image/image.h"
 #include "inputs.h"
@@ -95,8 +96,8 @@ cleanup:
 }
 
 int cmd_prepare(int argc, char **argv) {
-    const char *labels_path = NULL, *utk = NULL, *aaf = NULL, *split = NULL, *out = NULL;
-    const char *images = NULL, *mtcnn_dir = NULL, *detector_name = "auto";
+    dataset_args data = {0};
+    const char *out = NULL, *mtcnn_dir = NULL, *detector_name = "auto";
     long size = 256, threads = omp_get_num_procs();
     int resume = 0, quiet = 0;
     face_policy policy = face_policy_paper();
@@ -118,18 +119,10 @@ int cmd_prepare(int argc, char **argv) {
             return 2;
         } else {
             i++;
-            if (strcmp(a, "--labels") == 0)
-                labels_path = v;
-            else if (strcmp(a, "--utkface") == 0)
-                utk = v;
-            else if (strcmp(a, "--aaf") == 0)
-                aaf = v;
-            else if (strcmp(a, "--split") == 0)
-                split = v;
+            if (dataset_option(&data, a, v))
+                continue;
             else if (strcmp(a, "--out") == 0)
                 out = v;
-            else if (strcmp(a, "--images") == 0)
-                images = v;
             else if (strcmp(a, "--mtcnn") == 0)
                 mtcnn_dir = v;
             else if (strcmp(a, "--detector") == 0)
@@ -151,41 +144,25 @@ int cmd_prepare(int argc, char **argv) {
             }
         }
     }
-    if (!out || !!labels_path + !!utk + !!aaf != 1 || (labels_path && !images)) {
+    if (!out || dataset_sources(&data) != 1 || (data.labels && !data.images)) {
         fprintf(stderr, "relage prepare: needs --out and one of --labels (with --images), "
                         "--utkface or --aaf (see --help)\n");
         return 2;
     }
-    if (!images) images = utk ? utk : aaf;
-    const char *inputs[3] = {labels_path, split, images};
-    if (!output_path_ok("prepare", "--out", out, inputs, 3)) return 2;
+    const char *inputs[5] = {data.labels, data.split, data.images, data.utkface, data.aaf};
+    if (!output_path_ok("prepare", "--out", out, inputs, 5)) return 2;
     omp_set_num_threads((int)threads);
 
     int rc = 1;
     label_set labels = {0};
-    label_report report = {0};
+    size_t missing = 0;
     detector *det = NULL;
     face_cache_writer *w = NULL;
     prepared *batch = NULL;
-    relage_status st = labels_path ? label_set_read(&labels, labels_path)
-                       : utk       ? label_set_from_utkface(&labels, utk, &report)
-                                   : label_set_from_aaf(&labels, aaf, &report);
-    if (st != RELAGE_OK) goto fail;
-    if (report.skipped)
-        fprintf(stderr, "relage prepare: %zu file names without a label skipped (%s)\n",
-                report.skipped, report.examples);
-    if (split) {
-        if ((st = label_set_keep_split(&labels, split, &report)) != RELAGE_OK) goto fail;
-        if (report.skipped)
-            fprintf(stderr, "relage prepare: %zu names of %s have no label (%s)\n", report.skipped,
-                    split, report.examples);
-    }
-    size_t missing = label_set_missing_images(&labels, images, &report);
-    if (missing)
-        fprintf(stderr,
-                "relage prepare: %zu labelled images are missing (%s); they are "
-                "recorded as unreadable\n",
-                missing, report.examples);
+    relage_status st = RELAGE_OK;
+    if (!dataset_read(&data, "prepare", &labels, &missing)) return 1;
+    if (missing) fprintf(stderr, "relage prepare: the missing images are recorded as unreadable\n");
+    const char *images = data.images;
     face_cache_info info;
     memset(&info, 0, sizeof info);
     info.size = (uint32_t)size;
