@@ -83,6 +83,20 @@ check "--models keeps the named models" "grep -q '\"model\":\"resnet18_rn\"' '$o
 check "--models with an unknown name exits 1 listing the models" "[ $? -eq 1 ] && grep -q 'there are: resnet18_base, resnet18_rn' '$out/err'"
 "$relage" compare "$out/runs.json" "$out/runs.json" 2> "$out/err"
 check "a run given twice exits 1" "[ $? -eq 1 ] && grep -q 'given twice' '$out/err'"
+cat > "$out/curves.json" <<'JSON'
+{"runs": {
+ "c1": {"arch": "resnet18", "head": "base", "seed": 1, "epochs": [{"epoch": 1, "val_mae": 9},
+        {"epoch": 2, "val_mae": 7}, {"epoch": 3, "val_mae": 6, "test_mae": 6.2}]},
+ "c2": {"arch": "resnet18", "head": "rn", "seed": 1, "epochs": [{"epoch": 1, "val_mae": 10},
+        {"epoch": 3, "val_mae": 6.5, "test_mae": 6.4}]}}}
+JSON
+"$relage" compare "$out/curves.json" --curves "$out/curves.png" > /dev/null
+check "learning curves drawn (an epoch without val_mae left out)" "[ $? -eq 0 ] && [ -s '$out/curves.png' ]"
+"$relage" compare "$out/runs.json" --curves "$out/flat.png" > /dev/null 2> "$out/err"
+check "no curve to draw (one epoch) exits 1 saying why" "[ $? -eq 1 ] && grep -q '2 or more epochs' '$out/err'"
+sum=$(md5sum < "$out/runs.json")
+"$relage" compare x="$out/runs.json" --kde "$out/runs.json" 2> "$out/err"
+check "a figure over a runs file exits 2, the file intact" "[ $? -eq 2 ] && grep -q 'also an input' '$out/err' && [ \"\$(md5sum < '$out/runs.json')\" = '$sum' ]"
 printf '{"runs": 3}' > "$out/bad.json"
 "$relage" compare "$out/bad.json" 2> /dev/null
 check "a bad runs file exits 1" "[ $? -eq 1 ]"

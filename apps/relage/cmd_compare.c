@@ -39,7 +39,7 @@ typedef struct model_group {
 
 static void compare_usage(FILE *out) {
     fprintf(out, "usage: relage compare [SOURCE=]RUNS.json|RUN_DIR... [--labels FILE] [--json]\n"
-                 "                [--kde PNG] [--kde-eps PNG]\n"
+                 "                [--kde PNG] [--kde-eps PNG] [--curves PNG]\n"
                  "\n"
                  "  SOURCE=PATH     the runs of PATH count as models named SOURCE:MODEL, to\n"
                  "                  compare implementations (e.g. pytorch=ref.json relage=DIR)\n"
@@ -52,6 +52,8 @@ static void compare_usage(FILE *out) {
                  "                  (models with 2 or more seeds)\n"
                  "  --kde-eps PNG   the same for the epsilon-error (models whose runs recorded\n"
                  "                  it: test sets with the votes' standard deviations)\n"
+                 "  --curves PNG    draw each run's validation MAE by epoch (learning curves),\n"
+                 "                  coloured by model\n"
                  "\n"
                  "Epsilon statistics and t-tests are shown for the models whose every run\n"
                  "recorded a test epsilon.\n");
@@ -210,18 +212,47 @@ static void print_metric_table(const char *name, int k, const model_group *group
     }
 }
 
+/* Each run's validation MAE by epoch, coloured by model. */
+static int draw_curves(const run_set *runs, const char *png) {
+    const char **models = malloc((runs->n + 1) * sizeof *models);
+    const double **curves = malloc((runs->n + 1) * sizeof *curves);
+    size_t *lengths = malloc((runs->n + 1) * sizeof *lengths), n = 0;
+    relage_status st = RELAGE_ERR_NOMEM;
+    if (models && curves && lengths) {
+        for (size_t r = 0; r < runs->n; r++)
+            if (runs->runs[r].n_epochs) {
+                models[n] = runs->runs[r].model;
+                curves[n] = runs->runs[r].val_mae;
+                lengths[n++] = runs->runs[r].n_epochs;
+            }
+        st = figure_curves(png, "Validation MAE by epoch", "validation MAE (years)", models, curves,
+                           lengths, n);
+    }
+    free(models);
+    free(curves);
+    free(lengths);
+    if (st != RELAGE_OK) fprintf(stderr, "relage compare: %s: %s\n", png, relage_last_error());
+    return st == RELAGE_OK;
+}
+
 int cmd_compare(int argc, char **argv) {
     int json = 0, rc = 1;
     const char *labels_path = NULL, *kde_path = NULL, *kde_eps_path = NULL, *only = NULL;
+    const char *curves_path = NULL, **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     run_set runs = {0};
     label_set labels = {0};
     model_group *groups = NULL;
     paired_set paired = {0};
     size_t n_groups = 0, n_files = 0;
+    if (!inputs) {
+        fprintf(stderr, "relage compare: out of memory\n");
+        return 1;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             compare_usage(stdout);
-            return 0;
+            rc = 0;
+            goto cleanup;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (strcmp(argv[i], "--labels") == 0 && i + 1 < argc) {
@@ -230,11 +261,14 @@ int cmd_compare(int argc, char **argv) {
             kde_path = argv[++i];
         } else if (strcmp(argv[i], "--kde-eps") == 0 && i + 1 < argc) {
             kde_eps_path = argv[++i];
+        } else if (strcmp(argv[i], "--curves") == 0 && i + 1 < argc) {
+            curves_path = argv[++i];
         } else if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) {
             only = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "relage compare: unknown option '%s' (see --help)\n", argv[i]);
-            return 2;
+            rc = 2;
+            goto cleanup;
         } else {
             /* SOURCE=PATH names where the runs come from (when PATH is not itself a path) */
             const char *path = argv[i], *eq = strchr(path, '=');
@@ -244,6 +278,7 @@ int cmd_compare(int argc, char **argv) {
                 snprintf(source, sizeof source, "%.*s", (int)(eq - path), path);
                 path = eq + 1;
             }
+            inputs[n_files] = path;
             if (run_set_read(&runs, path, *source ? source : NULL) != RELAGE_OK) {
                 fprintf(stderr, "relage compare: %s\n", relage_last_error());
                 goto cleanup;
@@ -253,8 +288,16 @@ int cmd_compare(int argc, char **argv) {
     }
     if (!n_files) {
         compare_usage(stderr);
-        return 2;
+        rc = 2;
+        goto cleanup;
     }
+    const char *outputs[3] = {kde_path, kde_eps_path, curves_path};
+    static const char *const FLAGS[3] = {"--kde", "--kde-eps", "--curves"};
+    for (int k = 0; k < 3; k++) /* a figure never replaces a file it reads */
+        if (outputs[k] && !output_path_ok("compare", FLAGS[k], outputs[k], inputs, (int)n_files)) {
+            rc = 2;
+            goto cleanup;
+        }
     if (only && run_set_keep_models(&runs, only) != RELAGE_OK) {
         fprintf(stderr, "relage compare: %s\n", relage_last_error());
         goto cleanup;
@@ -381,6 +424,7 @@ int cmd_compare(int argc, char **argv) {
             rc = 1;
         }
     }
+    if (curves_path && !draw_curves(&runs, curves_path)) rc = 1;
 cleanup:
     for (size_t g = 0; g < n_groups; g++) {
         for (int k = 0; k < METRICS; k++) free(groups[g].m[k].v);
@@ -390,5 +434,6 @@ cleanup:
     paired_free(&paired, runs.n);
     label_set_free(&labels);
     run_set_free(&runs);
+    free(inputs);
     return rc;
 }

@@ -213,6 +213,57 @@ relage_status figure_kde(const char *path, const char *title, const char *metric
     return chart_save(&c, path);
 }
 
+/* The first run of run r's model. */
+static size_t first_run_of(const char *const *models, size_t r) {
+    size_t first = 0;
+    while (strcmp(models[first], models[r]) != 0) first++;
+    return first;
+}
+
+relage_status figure_curves(const char *path, const char *title, const char *metric,
+                            const char *const *models, const double *const *curves,
+                            const size_t *lengths, size_t n_runs) {
+    double lo = INFINITY, hi = -INFINITY;
+    size_t epochs = 0;
+    for (size_t r = 0; r < n_runs; r++)
+        for (size_t e = 0; e < lengths[r]; e++)
+            if (isfinite(curves[r][e])) {
+                lo = fmin(lo, curves[r][e]);
+                hi = fmax(hi, curves[r][e]);
+                epochs = e + 1 > epochs ? e + 1 : epochs;
+            }
+    if (!(lo < hi) || epochs < 2)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "curves figure: needs runs with 2 or more "
+                                                   "epochs of different values");
+    double pad = 0.05 * (hi - lo), *xs = malloc(epochs * sizeof *xs),
+           *ys = malloc(epochs * sizeof *ys);
+    chart c;
+    relage_status st = xs && ys ? chart_begin(&c, 1000, 560, 1, (double)epochs, lo - pad, hi + pad,
+                                              title, "epoch", metric)
+                                : relage_fail(RELAGE_ERR_NOMEM, "curves figure: out of memory");
+    for (size_t r = 0; st == RELAGE_OK && r < n_runs; r++) {
+        size_t first = first_run_of(models, r), colour = 0, runs_of_model = 0;
+        for (size_t q = 0; q < first; q++)
+            colour += first_run_of(models, q) == q; /* models before */
+        size_t n = 0;
+        for (size_t e = 0; e < lengths[r]; e++)
+            if (isfinite(curves[r][e])) {
+                xs[n] = (double)(e + 1);
+                ys[n++] = curves[r][e];
+            }
+        chart_line(&c, xs, ys, n, chart_colour(colour), 2);
+        if (first != r) continue;
+        for (size_t q = r; q < n_runs; q++) runs_of_model += strcmp(models[q], models[r]) == 0;
+        char label[96];
+        snprintf(label, sizeof label, "%s (%zu run%s)", models[r], runs_of_model,
+                 runs_of_model == 1 ? "" : "s");
+        chart_legend(&c, label, chart_colour(colour));
+    }
+    free(xs);
+    free(ys);
+    return st == RELAGE_OK ? chart_save(&c, path) : st;
+}
+
 relage_status figure_scatter(const char *path, const char *title, const double *truth,
                              const double *predicted, size_t n) {
     chart c;

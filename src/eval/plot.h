@@ -45,6 +45,12 @@ relage_status figure_kde(const char *path, const char *title, const char *metric
                          const char *const *names, const double *const *values,
                          const size_t *counts, size_t n_models);
 
+/* Learning curves: one line per run of a metric by epoch (curves[r][e] is epoch e + 1; NAN
+ * points are left out), coloured by model, with one legend entry per model. */
+relage_status figure_curves(const char *path, const char *title, const char *metric,
+                            const char *const *models, const double *const *curves,
+                            const size_t *lengths, size_t n_runs);
+
 /* Predicted against true age, with the diagonal. */
 relage_status figure_scatter(const char *path, const char *title, const double *truth,
                              const double *predicted, size_t n);

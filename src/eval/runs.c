@@ -73,6 +73,43 @@ static void free_run(run_result *r) {
     for (size_t i = 0; r->test_names && i < r->n_pred; i++) free(r->test_names[i]);
     free(r->test_names);
     free(r->test_pred);
+    free(r->val_mae);
+}
+
+/* Records an epoch's "val_mae" (epoch numbers from 1; up to 10,000 epochs) in r->val_mae. */
+static relage_status add_val_mae(run_result *r, const cJSON *epoch_obj) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(epoch_obj, "epoch");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(epoch_obj, "val_mae");
+    if (!cJSON_IsNumber(e) || !cJSON_IsNumber(v) || e->valuedouble < 1 || e->valuedouble > 10000)
+        return RELAGE_OK;
+    size_t epoch = (size_t)e->valuedouble;
+    if (epoch > r->n_epochs) {
+        double *grown = realloc(r->val_mae, epoch * sizeof *grown);
+        if (!grown) return relage_fail(RELAGE_ERR_NOMEM, "out of memory");
+        for (size_t i = r->n_epochs; i < epoch; i++) grown[i] = NAN;
+        r->val_mae = grown;
+        r->n_epochs = epoch;
+    }
+    r->val_mae[epoch - 1] = v->valuedouble;
+    return RELAGE_OK;
+}
+
+/* A run folder's log.jsonl, one JSON object per epoch; absent or unreadable lines add nothing. */
+static relage_status read_log(run_result *r, const char *dir) {
+    char path[4096], *text = NULL;
+    size_t size = 0;
+    snprintf(path, sizeof path, "%s/log.jsonl", dir);
+    if (access(path, R_OK) != 0) return RELAGE_OK;
+    relage_status st = file_read_all(path, (size_t)1 << 26, &text, &size);
+    for (char *line = text, *end; st == RELAGE_OK && line && *line; line = end ? end + 1 : NULL) {
+        end = strchr(line, '\n');
+        if (end) *end = '\0';
+        cJSON *o = cJSON_Parse(line);
+        if (o) st = add_val_mae(r, o);
+        cJSON_Delete(o);
+    }
+    free(text);
+    return st;
 }
 
 /* A relage run folder: summary.json (arch, head, seed, recipe, test_mae, test_eps) and, if
@@ -113,6 +150,10 @@ static relage_status read_run_folder(run_set *set, const char *dir) {
         r.test_names = preds.names; /* taken over */
         r.test_pred = preds.ages;
         r.n_pred = preds.n;
+    }
+    if ((st = read_log(&r, dir)) != RELAGE_OK) {
+        free_run(&r);
+        return st;
     }
     run_result *grown = realloc(set->runs, (set->n + 1) * sizeof *grown);
     if (!grown) {
@@ -165,6 +206,10 @@ static relage_status read_any(run_set *set, const char *path) {
                  strcmp(opt, "rmsprop") ? "_" : "", strcmp(opt, "rmsprop") ? opt : "");
         const cJSON *e;
         cJSON_ArrayForEach(e, epochs) {
+            if ((st = add_val_mae(&r, e)) != RELAGE_OK) {
+                free_run(&r);
+                goto cleanup;
+            }
             const cJSON *mae = cJSON_GetObjectItemCaseSensitive(e, "test_mae");
             const cJSON *eps = cJSON_GetObjectItemCaseSensitive(e, "test_eps");
             if (cJSON_IsNumber(mae)) {
@@ -172,7 +217,10 @@ static relage_status read_any(run_set *set, const char *path) {
                 r.test_eps = cJSON_IsNumber(eps) ? eps->valuedouble : (double)NAN;
             }
         }
-        if (isnan(r.test_mae)) continue;
+        if (isnan(r.test_mae)) {
+            free_run(&r);
+            continue;
+        }
         if ((st = read_predictions(&r, run, path)) != RELAGE_OK) {
             free_run(&r);
             goto cleanup;

@@ -4,7 +4,8 @@
  * format, ../shared/reference/utk128_pytorch_runs.json). A run's result is the test MAE (and
  * epsilon, where recorded) of its last epoch that has one. Runs are grouped into models by
  * arch, head and optimizer ("resnet18_base", "resnet18_base_adamw"). A path that is a folder is
- * read as a finished relage run: its summary.json and, if present, its test_predictions.csv. */
+ * read as a finished relage run: its summary.json and, if present, its test_predictions.csv and
+ * its per-epoch log.jsonl. Each epoch's "val_mae" makes the run's learning curve. */
 #ifndef RELAGE_EVAL_RUNS_H
 #define RELAGE_EVAL_RUNS_H
 
@@ -20,6 +21,8 @@ typedef struct run_result {
     size_t n_pred;
     char **test_names; /* n_pred names and predictions, or NULL */
     double *test_pred;
+    size_t n_epochs;
+    double *val_mae; /* validation MAE of epochs 1..n_epochs (NAN where not recorded), or NULL */
 } run_result;
 
 typedef struct run_set {
