@@ -77,7 +77,7 @@ static void release(server *s, int at) {
 typedef struct request {
     char *body;
     size_t size, cap;
-    int too_large, answered, multipart;
+    int too_large, no_memory, answered, multipart; /* no_memory: the body could not be held */
     int part; /* multipart: 0 before the image field, 1 in it, 2 after it (later fields ignored) */
     char field[128]; /* the image field's name and file name, to tell when another field starts */
     char name[128];
@@ -95,7 +95,7 @@ static int append(request *r, const char *data, size_t n, size_t max) {
         while (cap < r->size + n) cap *= 2;
         char *b = realloc(r->body, cap);
         if (!b) {
-            r->too_large = 1;
+            r->no_memory = 1;
             return 0;
         }
         r->body = b;
@@ -203,6 +203,8 @@ static enum MHD_Result predict(server *s, struct MHD_Connection *c, request *r) 
         snprintf(text, sizeof text, "the body is over the limit of %zu bytes", s->cfg.max_body);
         return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE, text);
     }
+    if (r->no_memory)
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is out of memory");
     if (r->size == 0) return respond_error(c, MHD_HTTP_BAD_REQUEST, "empty body: send an image");
     int at = acquire(s);
     if (at < 0)
@@ -302,7 +304,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_YES;
         }
         if (*upload_data_size) {
-            if (!r->too_large) {
+            if (!r->too_large && !r->no_memory) {
                 if (r->multipart)
                     MHD_post_process(r->post, upload_data, *upload_data_size);
                 else
