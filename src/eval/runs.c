@@ -13,6 +13,7 @@
 #include "core/file.h"
 #include "core/status.h"
 #include "eval/metrics.h"
+#include "io/json_lines.h"
 
 static const char *string_of(const cJSON *o, const char *key, const char *fallback) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -76,8 +77,10 @@ static void free_run(run_result *r) {
     free(r->val_mae);
 }
 
-/* Records an epoch's "val_mae" (epoch numbers from 1; up to 10,000 epochs) in r->val_mae. */
-static relage_status add_val_mae(run_result *r, const cJSON *epoch_obj) {
+/* Records an epoch's "val_mae" (epoch numbers from 1; up to 10,000 epochs) in r->val_mae
+ * (r: the run_result, as json_lines_each's user pointer). */
+static relage_status add_val_mae(const cJSON *epoch_obj, void *run) {
+    run_result *r = run;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(epoch_obj, "epoch");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(epoch_obj, "val_mae");
     if (!cJSON_IsNumber(e) || !cJSON_IsNumber(v) || e->valuedouble < 1 || e->valuedouble > 10000)
@@ -96,20 +99,10 @@ static relage_status add_val_mae(run_result *r, const cJSON *epoch_obj) {
 
 /* A run folder's log.jsonl, one JSON object per epoch; absent or unreadable lines add nothing. */
 static relage_status read_log(run_result *r, const char *dir) {
-    char path[4096], *text = NULL;
-    size_t size = 0;
+    char path[4096];
     snprintf(path, sizeof path, "%s/log.jsonl", dir);
     if (access(path, R_OK) != 0) return RELAGE_OK;
-    relage_status st = file_read_all(path, (size_t)1 << 26, &text, &size);
-    for (char *line = text, *end; st == RELAGE_OK && line && *line; line = end ? end + 1 : NULL) {
-        end = strchr(line, '\n');
-        if (end) *end = '\0';
-        cJSON *o = cJSON_Parse(line);
-        if (o) st = add_val_mae(r, o);
-        cJSON_Delete(o);
-    }
-    free(text);
-    return st;
+    return json_lines_each(path, (size_t)64 << 20, add_val_mae, r);
 }
 
 /* A relage run folder: summary.json (arch, head, seed, recipe, test_mae, test_eps) and, if
@@ -206,7 +199,7 @@ static relage_status read_any(run_set *set, const char *path) {
                  strcmp(opt, "rmsprop") ? "_" : "", strcmp(opt, "rmsprop") ? opt : "");
         const cJSON *e;
         cJSON_ArrayForEach(e, epochs) {
-            if ((st = add_val_mae(&r, e)) != RELAGE_OK) {
+            if ((st = add_val_mae(e, &r)) != RELAGE_OK) {
                 free_run(&r);
                 goto cleanup;
             }

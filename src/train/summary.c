@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/file.h"
 #include "core/json_write.h"
 #include "core/status.h"
+#include "io/json_lines.h"
 
 void train_recipe_text(const train_config *c, char *text, size_t size) {
     const char *opt = c->optim.kind == OPTIM_RMSPROP ? "rmsprop" : "adamw";
@@ -33,29 +33,31 @@ static double number(const cJSON *o, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
 }
 
+static const char *const KEYS[4] = {"val_mae", "val_eps", "test_mae", "test_eps"};
+
+/* What the summary takes from the log: totals, the best validation epoch, the last metrics. */
+typedef struct log_totals {
+    double wall, images, best, last[4];
+    int best_epoch, epochs;
+} log_totals;
+
+static relage_status add_epoch(const cJSON *o, void *totals) {
+    log_totals *t = totals;
+    double s = number(o, "seconds"), r = number(o, "img_per_s"), v = number(o, "val_mae");
+    if (isfinite(s)) t->wall += s;
+    if (isfinite(s) && isfinite(r)) t->images += s * r;
+    if (isfinite(v) && v < t->best) t->best = v, t->best_epoch = (int)number(o, "epoch");
+    for (int k = 0; k < 4; k++) t->last[k] = number(o, KEYS[k]);
+    t->epochs++;
+    return RELAGE_OK;
+}
+
 relage_status train_write_summary(const train_config *c) {
     char path[4096], tmp[4200];
     snprintf(path, sizeof path, "%s/log.jsonl", c->out_dir);
-    char *log = NULL;
-    size_t size = 0;
-    relage_status st = file_read_all(path, (size_t)64 << 20, &log, &size);
+    log_totals t = {0, 0, INFINITY, {NAN, NAN, NAN, NAN}, 0, 0};
+    relage_status st = json_lines_each(path, (size_t)64 << 20, add_epoch, &t);
     if (st != RELAGE_OK) return st;
-    double wall = 0, images = 0, best = INFINITY;
-    int best_epoch = 0, epochs = 0;
-    double last[4] = {NAN, NAN, NAN, NAN};
-    static const char *const KEYS[4] = {"val_mae", "val_eps", "test_mae", "test_eps"};
-    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
-        cJSON *o = cJSON_Parse(line);
-        if (!o) continue;
-        double s = number(o, "seconds"), r = number(o, "img_per_s"), v = number(o, "val_mae");
-        if (isfinite(s)) wall += s;
-        if (isfinite(s) && isfinite(r)) images += s * r;
-        if (isfinite(v) && v < best) best = v, best_epoch = (int)number(o, "epoch");
-        for (int k = 0; k < 4; k++) last[k] = number(o, KEYS[k]);
-        epochs++;
-        cJSON_Delete(o);
-    }
-    free(log);
     snprintf(path, sizeof path, "%s/summary.json", c->out_dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
@@ -70,15 +72,15 @@ relage_status train_write_summary(const train_config *c) {
             resnet_arch_name(c->model.arch), head_kind_name(c->model.head), (double)c->model.width,
             c->model.input, (unsigned long long)c->seed, (unsigned long long)c->model.seed);
     json_write_string(f, recipe);
-    fprintf(f, ",\"epochs\":%d", epochs);
+    fprintf(f, ",\"epochs\":%d", t.epochs);
     for (int k = 0; k < 4; k++) {
         fprintf(f, ",\"%s\":", KEYS[k]);
-        json_write_number(f, last[k], 4);
+        json_write_number(f, t.last[k], 4);
     }
     fprintf(f, ",\"best_val_mae\":");
-    json_write_number(f, isfinite(best) ? best : (double)NAN, 4);
-    fprintf(f, ",\"best_val_epoch\":%d,\"wall_s\":%.1f,\"train_img_per_s\":", best_epoch, wall);
-    json_write_number(f, wall > 0 ? images / wall : (double)NAN, 2);
+    json_write_number(f, isfinite(t.best) ? t.best : (double)NAN, 4);
+    fprintf(f, ",\"best_val_epoch\":%d,\"wall_s\":%.1f,\"train_img_per_s\":", t.best_epoch, t.wall);
+    json_write_number(f, t.wall > 0 ? t.images / t.wall : (double)NAN, 2);
     fprintf(f, ",\"backend\":\"%s\",\"precision\":\"%s\",\"relage_version\":\"%s\",\"command\":",
             c->backend, c->precision, RELAGE_VERSION);
     json_write_string(f, c->command ? c->command : "");
