@@ -34,7 +34,7 @@ print(f"cli_default_model: {sys.argv[2]}: age {face['age']:.1f}, box {face['box'
 PY
 }
 
-(cd "$repo" && HOME="$dir" RELAGE_MTCNN="$dir/none" RELAGE_MODEL= \
+(cd "$repo" && HOME="$dir" RELAGE_MTCNN= RELAGE_MODEL= \
     "$relage" predict examples/astronaut.png --json) > "$dir/cascade.jsonl" 2> "$dir/cascade.err"
 grep -q "cascade" "$dir/cascade.err" || fail "no word of the cascade: $(cat "$dir/cascade.err")"
 check_age "$dir/cascade.jsonl" cascade
@@ -49,7 +49,7 @@ else
     echo "cli_default_model: MTCNN part skipped: no $mtcnn"
 fi
 
-(cd "$repo" && HOME="$dir" RELAGE_MTCNN="$dir/none" RELAGE_MODEL= \
+(cd "$repo" && HOME="$dir" RELAGE_MTCNN= RELAGE_MODEL= \
     "$relage" predict examples/coffee.png --json 2> /dev/null) > "$dir/coffee.jsonl"
 grep -q '"whole_image":true' "$dir/coffee.jsonl" || fail "coffee: $(cat "$dir/coffee.jsonl")"
 echo "cli_default_model: ok"

@@ -74,7 +74,7 @@ expect 400 "$url/v1/predict" -H "Content-Type: image/jpeg" --data-binary "@$fixt
 grep -q '"error"' "$dir/body" || fail "truncated JPEG: $(cat "$dir/body")"
 expect 400 "$url/v1/predict" -H "Content-Type: image/jpeg" --data-binary "@$dir/empty"
 expect 400 "$url/v1/predict" -F "image=@$dir/empty" -F "note=hello" # an empty image field
-grep -q "empty body" "$dir/body" || fail "empty multipart image: $(cat "$dir/body")"
+grep -q "no image in the multipart" "$dir/body" || fail "empty multipart image: $(cat "$dir/body")"
 expect 400 "$url/v1/predict" -H "Content-Type: application/octet-stream" \
     --data-binary "@$dir/random.bin"
 head -c 200000000 /dev/zero > "$dir/big.bin"

@@ -79,15 +79,22 @@ static void test_edges(void) {
 
     /* "auto" is the model's own detector, as NULL is; anything else unknown is refused */
     opt = relage_predictor_default_options();
-    setenv("RELAGE_MTCNN", "/nonexistent", 1);
+    setenv("RELAGE_MTCNN", "", 1); /* empty: not named; no weights at home either */
+    setenv("HOME", "/nonexistent", 1);
     relage_predictor *a = NULL, *b = NULL;
     relage_status sa = relage_predictor_create(&a, model_path, &opt);
     opt.detector = "auto";
     relage_status sb = relage_predictor_create(&b, model_path, &opt);
     CHECK_INT_EQ(sa, sb);
     if (a && b) CHECK(strcmp(relage_predictor_notes(a), relage_predictor_notes(b)) == 0);
+    CHECK(a && strstr(relage_predictor_notes(a), "detector cascade") != NULL); /* fell back */
     relage_predictor_free(a);
     relage_predictor_free(b);
+    /* a weights folder named by RELAGE_MTCNN must hold them: a typo does not fall back */
+    setenv("RELAGE_MTCNN", "/nonexistent", 1);
+    CHECK_FAILS(relage_predictor_create(&a, model_path, &opt), RELAGE_ERR_IO);
+    CHECK(strstr(relage_last_error(), "MTCNN weights not found in /nonexistent") != NULL);
+    unsetenv("RELAGE_MTCNN");
     opt.detector = "haar";
     CHECK_FAILS(relage_predictor_create(&a, model_path, &opt), RELAGE_ERR_INVALID_ARG);
     CHECK(strstr(relage_last_error(), "choose mtcnn, cascade, none, or auto") != NULL);

@@ -1,8 +1,9 @@
 /* Whole-file and whole-stream reads (src/core/file.c): contents with a NUL after them, the
- * byte limits (a file over it is a format error, a stream over it is too large), and errors
- * that name the file. */
+ * byte limits (a file over it is a format error, a stream over it is too large), a pipe refused
+ * without waiting, a NUL in a text file named by line, and errors that name the file. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,28 @@ static void test_read_all(void) {
     snprintf(path, sizeof path, "%s/missing", dir);
     CHECK_FAILS(file_read_all(path, 100, &out, &size), RELAGE_ERR_IO);
     CHECK(strstr(relage_last_error(), "missing") != NULL);
+    /* a pipe with no writer is refused at once, not waited on */
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    CHECK(mkfifo(path, 0600) == 0);
+    CHECK_FAILS(file_read_all(path, 100, &out, &size), RELAGE_ERR_IO);
+    CHECK(strstr(relage_last_error(), "not a regular file") != NULL);
+    unlink(path);
+}
+
+static void test_read_text(void) {
+    char path[256];
+    char *out = NULL;
+    size_t size = 0;
+    snprintf(path, sizeof path, "%s/text", dir);
+    write_file(path, "a,b\r\nc\0d\ne\n", 12);
+    CHECK_FAILS(file_read_text(path, 100, &out, &size), RELAGE_ERR_FORMAT);
+    CHECK(out == NULL && size == 0);
+    CHECK(strstr(relage_last_error(), "text:2: a NUL byte") != NULL); /* file and line */
+    write_file(path, "a,b\nc\n", 6);
+    CHECK_OK(file_read_text(path, 100, &out, &size));
+    CHECK(size == 6 && out && strcmp(out, "a,b\nc\n") == 0);
+    free(out);
+    unlink(path);
 }
 
 /* Writes n bytes of 'x' into a pipe from a child process, and reads the other end. */
@@ -90,6 +113,7 @@ int main(void) {
         return 1;
     }
     test_read_all();
+    test_read_text();
     test_read_fd();
     char path[256];
     snprintf(path, sizeof path, "%s/five", dir);

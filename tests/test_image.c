@@ -330,6 +330,20 @@ static void test_decode_errors(void) {
         }
         free(bytes);
     }
+    /* a damaged marker after the image data is an error, as in PIL ("broken data stream") */
+    fixture_path(path, sizeof path, "rgb.jpg");
+    bytes = read_file(path, &size);
+    uint8_t *marked = bytes ? malloc(size + 2) : NULL;
+    if (marked) {
+        memcpy(marked, bytes, size - 2);
+        memcpy(marked + size - 2, "\xFF\x13\xFF\xD9", 4); /* 0x13 is no JPEG marker */
+        CHECK_FAILS(image_decode(&img, marked, size + 2, "marked", NULL), RELAGE_ERR_FORMAT);
+        CHECK(strstr(relage_last_error(), "Unsupported marker") != NULL && img.data == NULL);
+        CHECK_OK(image_decode(&img, marked, size - 2, "no EOI", NULL)); /* the rest intact */
+        image_free(&img);
+    }
+    free(marked);
+    free(bytes);
     CHECK_FAILS(image_decode(&img, "\xFF\xD8", 2, "tiny", NULL), RELAGE_ERR_FORMAT);
     CHECK_FAILS(image_decode(NULL, "x", 1, "null", NULL), RELAGE_ERR_INVALID_ARG);
     CHECK_FAILS(image_load(&img, NULL, NULL), RELAGE_ERR_INVALID_ARG);

@@ -56,7 +56,8 @@ int cmd_bench(int argc, char **argv) {
         } else if (strcmp(a, "--rn-literal") == 0) {
             cfg.rn_literal = 1, takes_value = 0;
         } else if (!v) {
-            fprintf(stderr, "relage bench: %s needs a value (see --help)\n", a);
+            fprintf(stderr, "relage bench: %s needs a value, or is not an option (see --help)\n",
+                    a);
             return 2;
         } else if (strcmp(a, "--arch") == 0) {
             if (resnet_arch_parse(v, &cfg.arch) != RELAGE_OK) goto bad_value;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -170,8 +171,13 @@ static void two_sample_tests(const metric_stats *x, const metric_stats *y, ttest
 static void print_metric_json(const char *key, const metric_stats *m) {
     int mae = strcmp(key, "mae") == 0;
     printf(",\"%s\":[", key);
-    for (size_t i = 0; i < m->n; i++) printf("%s%.4f", i ? "," : "", m->v[i]);
-    printf("],\"%s_mean\":%.4f,\"%s_sd\":", key, m->mean, key);
+    for (size_t i = 0; i < m->n; i++) {
+        printf("%s", i ? "," : "");
+        json_write_number(stdout, m->v[i], 4);
+    }
+    printf("],\"%s_mean\":", key);
+    json_write_number(stdout, m->mean, 4);
+    printf(",\"%s_sd\":", key);
     json_write_number(stdout, m->sd, 4);
     printf(",\"%s%sshapiro_w\":", mae ? "" : key, mae ? "" : "_");
     json_write_number(stdout, m->w, 6);
@@ -235,6 +241,35 @@ static int draw_curves(const run_set *runs, const char *png) {
     return st == RELAGE_OK;
 }
 
+/* 1 when no figure would replace a file compare reads: a runs file, a run folder's records,
+ * the labels; else prints why (output_path_ok) and returns 0. */
+static int figures_replace_no_input(const char *kde, const char *kde_eps, const char *curves,
+                                    const char *const *files, size_t n_files, const char *labels) {
+    static const char *const RECORDS[3] = {"summary.json", "log.jsonl", "test_predictions.csv"};
+    char(*derived)[4096] = calloc(3 * n_files + 1, sizeof *derived);
+    const char **read = calloc(4 * n_files + 1, sizeof *read);
+    int ok = derived && read;
+    if (!ok) fprintf(stderr, "relage compare: out of memory\n");
+    size_t n = 0;
+    for (size_t f = 0; ok && f < n_files; f++) {
+        struct stat st;
+        int folder = stat(files[f], &st) == 0 && S_ISDIR(st.st_mode);
+        read[n++] = files[f];
+        for (int k = 0; folder && k < 3; k++) {
+            snprintf(derived[3 * f + k], sizeof *derived, "%s/%s", files[f], RECORDS[k]);
+            read[n++] = derived[3 * f + k];
+        }
+    }
+    if (ok) read[n++] = labels;
+    const char *outputs[3] = {kde, kde_eps, curves};
+    static const char *const FLAGS[3] = {"--kde", "--kde-eps", "--curves"};
+    for (int k = 0; ok && k < 3; k++)
+        if (outputs[k]) ok = output_path_ok("compare", FLAGS[k], outputs[k], read, (int)n);
+    free(derived);
+    free(read);
+    return ok;
+}
+
 int cmd_compare(int argc, char **argv) {
     int json = 0, rc = 1;
     const char *labels_path = NULL, *kde_path = NULL, *kde_eps_path = NULL, *only = NULL;
@@ -291,13 +326,11 @@ int cmd_compare(int argc, char **argv) {
         rc = 2;
         goto cleanup;
     }
-    const char *outputs[3] = {kde_path, kde_eps_path, curves_path};
-    static const char *const FLAGS[3] = {"--kde", "--kde-eps", "--curves"};
-    for (int k = 0; k < 3; k++) /* a figure never replaces a file it reads */
-        if (outputs[k] && !output_path_ok("compare", FLAGS[k], outputs[k], inputs, (int)n_files)) {
-            rc = 2;
-            goto cleanup;
-        }
+    if (!figures_replace_no_input(kde_path, kde_eps_path, curves_path, inputs, n_files,
+                                  labels_path)) {
+        rc = 2;
+        goto cleanup;
+    }
     if (only && run_set_keep_models(&runs, only) != RELAGE_OK) {
         fprintf(stderr, "relage compare: %s\n", relage_last_error());
         goto cleanup;

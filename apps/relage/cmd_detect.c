@@ -22,7 +22,7 @@ static void detect_usage(FILE *out) {
             "                    ~/.local/share/relage/mtcnn; see scripts/get-mtcnn-weights)\n"
             "  --cascade XML     OpenCV cascade (default: Debian opencv-data's frontal face)\n"
             "  --min-face N      smallest face in pixels (default 20)\n"
-            "  --factor F        MTCNN pyramid factor (default 0.709)\n"
+            "  --factor F        MTCNN pyramid factor, at most 0.95 (default 0.709)\n"
             "  --thresholds A,B,C  MTCNN P-, R-, O-Net thresholds (default 0.6,0.7,0.7)\n"
             "  --largest         the paper's policy: only the largest face, and the whole\n"
             "                    image as the crop when there is none\n"
@@ -148,7 +148,8 @@ int cmd_detect(int argc, char **argv) {
             policy.square = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             if (!v) {
-                fprintf(stderr, "relage detect: %s needs a value (see --help)\n", a);
+                fprintf(stderr,
+                        "relage detect: %s needs a value, or is not an option (see --help)\n", a);
                 goto cleanup;
             }
             i++;
@@ -177,8 +178,9 @@ int cmd_detect(int argc, char **argv) {
             } else if (strcmp(a, "--factor") == 0) {
                 char *end = NULL;
                 factor = strtod(v, &end);
-                if (*end || !(factor > 0.0 && factor < 1.0)) {
-                    fprintf(stderr, "relage detect: --factor expects a number in (0, 1)\n");
+                /* above 0.95 the pyramid's levels (and the time) grow without bound */
+                if (*end || !(factor > 0.0 && factor <= 0.95)) {
+                    fprintf(stderr, "relage detect: --factor expects a number in (0, 0.95]\n");
                     goto cleanup;
                 }
             } else if (strcmp(a, "--thresholds") == 0) {
@@ -209,6 +211,11 @@ int cmd_detect(int argc, char **argv) {
     if (kind == DETECTOR_AUTO && detector_kind_of(det) == DETECTOR_CASCADE && !quiet)
         fprintf(stderr, "relage detect: no MTCNN weights found, using the cascade %s\n",
                 detector_source(det));
+    if (cascade_xml && detector_kind_of(det) == DETECTOR_MTCNN)
+        fprintf(stderr,
+                "relage detect: --cascade %s is not used: MTCNN weights were found (%s); "
+                "--detector cascade uses it\n",
+                cascade_xml, detector_source(det));
     mtcnn_params *mp = detector_mtcnn_params(det);
     cascade_params *cp = detector_cascade_params(det);
     if (mp) {

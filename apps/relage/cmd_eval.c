@@ -110,8 +110,9 @@ static void print_attribute_json(const char *key, const eval_group *groups, int 
     for (int g = 0; g < n; g++) {
         if (!groups[g].n) continue;
         if (first) printf(",\"%s\":{", key);
-        printf("%s\"%d\":{\"n\":%zu,\"mae\":%.4f,\"eps\":", first ? "" : ",", g, groups[g].n,
-               groups[g].mae);
+        printf("%s\"%d\":{\"n\":%zu,\"mae\":", first ? "" : ",", g, groups[g].n);
+        json_write_number(stdout, groups[g].mae, 4);
+        printf(",\"eps\":");
         json_write_number(stdout, groups[g].eps, 4);
         printf("}");
         first = 0;
@@ -361,6 +362,9 @@ int cmd_eval(int argc, char **argv) {
                 return 2;
             }
     }
+    data.outputs = outputs;
+    data.flags = flags;
+    data.n_outputs = 5;
     omp_set_num_threads((int)threads);
     label_set labels = {0};
     prediction_set preds = {0};
@@ -392,26 +396,24 @@ int cmd_eval(int argc, char **argv) {
             return 1;
         }
     }
-    if (hist_path && !draw_histogram(&labels, label_path, data.split, hist_path)) {
-        if (model_path) prediction_set_free(&preds);
+    if (!pred_path && !model_path) { /* the histogram alone */
+        int drawn = draw_histogram(&labels, label_path, data.split, hist_path);
         label_set_free(&labels);
-        return 1;
-    }
-    if (!pred_path && !model_path) {
-        label_set_free(&labels);
-        return 0;
+        return drawn ? 0 : 1;
     }
     if (!model_path && prediction_set_read(&preds, pred_path) != RELAGE_OK) {
         fprintf(stderr, "relage eval: %s\n", relage_last_error());
         label_set_free(&labels);
         return 1;
     }
+    /* figures only once the evaluation has succeeded: a failed run leaves files as they were */
     int evaluated = eval_predictions(&labels, &preds, challenge, &r) == RELAGE_OK;
-    if (!evaluated || r.n == 0) {
-        if (evaluated)
+    if (!evaluated || r.n == 0 ||
+        (hist_path && !draw_histogram(&labels, label_path, data.split, hist_path))) {
+        if (evaluated && r.n == 0)
             fprintf(stderr, "relage eval: no prediction matches a label (names are compared "
                             "whole, then by the part after the last '/')\n");
-        else
+        else if (!evaluated)
             fprintf(stderr, "relage eval: %s\n", relage_last_error());
         prediction_set_free(&preds);
         label_set_free(&labels);
@@ -432,8 +434,9 @@ int cmd_eval(int argc, char **argv) {
                r.n_extra, challenge ? "true" : "false");
         for (int g = 0, first = 1; g < AGE_GROUPS; g++) {
             if (!r.groups[g].n) continue;
-            printf("%s\"%s\":{\"n\":%zu,\"mae\":%.4f,\"eps\":", first ? "" : ",", GROUPS[g],
-                   r.groups[g].n, r.groups[g].mae);
+            printf("%s\"%s\":{\"n\":%zu,\"mae\":", first ? "" : ",", GROUPS[g], r.groups[g].n);
+            json_write_number(stdout, r.groups[g].mae, 4);
+            printf(",\"eps\":");
             json_write_number(stdout, r.groups[g].eps, 4);
             printf("}");
             first = 0;

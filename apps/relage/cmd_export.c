@@ -6,6 +6,7 @@
 
 #include "backend/backend.h"
 #include "cli.h"
+#include "inputs.h"
 #include "io/checkpoint.h"
 #include "relage.h"
 
@@ -56,6 +57,8 @@ int cmd_export(int argc, char **argv) {
         fprintf(stderr, "relage export: needs MODEL and --out FILE (see --help)\n");
         return 2;
     }
+    const char *inputs[1] = {in};
+    if (!output_path_ok("export", "--out", out, inputs, 1)) return 2;
     model *m = NULL;
     if (checkpoint_open_model(&m, in, backend_ref(), 1) != RELAGE_OK ||
         checkpoint_save_as(m, out, dtype) != RELAGE_OK) {

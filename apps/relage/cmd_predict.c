@@ -131,7 +131,8 @@ int cmd_predict(int argc, char **argv) {
             opt.flip = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             if (!v) {
-                fprintf(stderr, "relage predict: %s needs a value (see --help)\n", a);
+                fprintf(stderr,
+                        "relage predict: %s needs a value, or is not an option (see --help)\n", a);
                 goto cleanup;
             }
             i++;

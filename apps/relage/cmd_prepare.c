@@ -151,6 +151,11 @@ int cmd_prepare(int argc, char **argv) {
     }
     const char *inputs[5] = {data.labels, data.split, data.images, data.utkface, data.aaf};
     if (!output_path_ok("prepare", "--out", out, inputs, 5)) return 2;
+    static const char *const OUT_FLAG[1] = {"--out"};
+    const char *outputs[1] = {out};
+    data.outputs = outputs;
+    data.flags = OUT_FLAG;
+    data.n_outputs = 1;
     omp_set_num_threads((int)threads);
 
     int rc = 1;

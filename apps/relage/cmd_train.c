@@ -117,7 +117,8 @@ int cmd_train(int argc, char **argv) {
         } else if (strcmp(a, "--rn-literal") == 0) {
             c.model.rn_literal = 1;
         } else if (!v) {
-            fprintf(stderr, "relage train: %s needs a value (see --help)\n", a);
+            fprintf(stderr, "relage train: %s needs a value, or is not an option (see --help)\n",
+                    a);
             return 2;
         } else {
             i++;
@@ -241,15 +242,16 @@ int cmd_train(int argc, char **argv) {
     signal(SIGINT, on_sigint);
     int stopped = 0;
     relage_status st = train_run(&c, &cb, &interrupted, &stopped);
+    const char *end_bar = !quiet && isatty(STDERR_FILENO) ? "\n" : ""; /* after a \r line */
     if (st != RELAGE_OK) {
-        fprintf(stderr, "\nrelage train: %s\n", relage_last_error());
+        fprintf(stderr, "%srelage train: %s\n", end_bar, relage_last_error());
         return 1;
     }
     if (stopped) {
         fprintf(stderr,
-                "\nrelage train: interrupted; state saved in %s/state.safetensors "
+                "%srelage train: interrupted; state saved in %s/state.safetensors "
                 "(continue with --resume)\n",
-                c.out_dir);
+                end_bar, c.out_dir);
         return 130;
     }
     printf("model: %s/model.safetensors, log: %s/log.jsonl\n", c.out_dir, c.out_dir);

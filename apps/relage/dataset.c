@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int dataset_option(dataset_args *d, const char *flag, const char *value) {
     const char **slot = strcmp(flag, "--labels") == 0    ? &d->labels
@@ -19,6 +20,28 @@ int dataset_sources(const dataset_args *d) {
     return !!d->labels + !!d->utkface + !!d->aaf;
 }
 
+/* 1 when no output that exists is one of the labelled images in folder; else says which. */
+static int outputs_not_images(const dataset_args *d, const char *cmd, const label_set *labels,
+                              const char *folder) {
+    for (int k = 0; k < d->n_outputs; k++) {
+        struct stat out, image;
+        if (!d->outputs[k] || !folder || stat(d->outputs[k], &out) != 0) continue;
+        for (size_t i = 0; i < labels->n; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", folder, labels->items[i].name);
+            if (stat(path, &image) == 0 && image.st_dev == out.st_dev &&
+                image.st_ino == out.st_ino) {
+                fprintf(stderr,
+                        "relage %s: %s %s: an image of the dataset, which it would "
+                        "replace\n",
+                        cmd, d->flags[k], d->outputs[k]);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 int dataset_read(dataset_args *d, const char *cmd, label_set *labels, size_t *missing) {
     label_report report = {0};
     if (!d->images) d->images = d->utkface ? d->utkface : d->aaf;
@@ -28,6 +51,10 @@ int dataset_read(dataset_args *d, const char *cmd, label_set *labels, size_t *mi
     if (st == RELAGE_OK && report.skipped)
         fprintf(stderr, "relage %s: %zu file names without a label skipped (%s)\n", cmd,
                 report.skipped, report.examples);
+    if (st == RELAGE_OK && !outputs_not_images(d, cmd, labels, d->images)) {
+        label_set_free(labels);
+        return 0;
+    }
     if (st == RELAGE_OK && d->split) {
         report = (label_report){0};
         st = label_set_keep_split(labels, d->split, &report);

@@ -10,6 +10,10 @@
 
 typedef struct dataset_args {
     const char *labels, *images, *utkface, *aaf, *split;
+    /* the files the command will write, each given by flags[i], NULL where not given: none may
+     * be one of the dataset's images */
+    const char *const *outputs, *const *flags;
+    int n_outputs;
 } dataset_args;
 
 /* 1 when flag is one of the options above (value then stored), else 0. */
@@ -19,6 +23,8 @@ int dataset_option(dataset_args *d, const char *flag, const char *value);
 int dataset_sources(const dataset_args *d);
 
 /* Reads the labels and applies the split; for a folder dataset, d->images becomes the folder.
+ * An output that is one of the labelled images (before the split) is refused, as "relage CMD:
+ * FLAG PATH: an image of the dataset, which it would replace".
  * Prints on stderr, as "relage CMD: ...", the names skipped (file names without a label, split
  * names without one) and the labelled images missing from d->images (when there is one);
  * *missing is their count. On failure prints the error and returns 0. */

@@ -116,23 +116,30 @@ static int add_list_file(input_list *list, const char *file, int depth) {
         fprintf(stderr, "relage: cannot read list %s: %s\n", file, strerror(errno));
         return 0;
     }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int ok = 1, number = 0;
-    while (ok && fgets(line, sizeof line, fp)) {
+    while (ok && (len = getline(&line, &cap, fp)) >= 0) {
         number++;
-        size_t n = strcspn(line, "\r\n");
-        if (line[n] == '\r' && line[n + 1] == '\0') { /* the buffer ended between \r and \n */
-            int ch = fgetc(fp);
-            if (ch != '\n' && ch != EOF) ungetc(ch, fp);
-        } else if (line[n] == '\0' && !feof(fp)) {
-            fprintf(stderr, "relage: %s:%d: a line longer than %zu bytes\n", file, number,
-                    sizeof line - 2);
+        char *path = line;
+        if (memchr(line, '\0', (size_t)len)) {
+            fprintf(stderr, "relage: %s:%d: a NUL byte (a list is a text file of paths)\n", file,
+                    number);
             ok = 0;
             break;
         }
-        line[n] = '\0';
-        if (n && line[0] != '#') ok = add(list, line, depth + 1);
+        if (number == 1 && strncmp(path, "\xEF\xBB\xBF", 3) == 0) path += 3; /* UTF-8 BOM */
+        size_t n = strcspn(path, "\r\n");
+        path[n] = '\0';
+        if (n >= 4096) {
+            fprintf(stderr, "relage: %s:%d: a line longer than 4095 bytes\n", file, number);
+            ok = 0;
+            break;
+        }
+        if (n && path[0] != '#') ok = add(list, path, depth + 1);
     }
+    free(line);
     if (ok && ferror(fp)) {
         fprintf(stderr, "relage: reading list %s failed\n", file);
         ok = 0;

@@ -1,5 +1,6 @@
 /* relage: apparent-age estimation. Dispatches to one subcommand. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,11 +61,35 @@ int parse_int_option(const char *name, const char *text, long lo, long hi, long 
     return 1;
 }
 
-int main(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
+/* Standard streams that were closed when relage started are reopened, so that no file relage
+ * opens takes their descriptor (printf would write into it): standard input and error on
+ * /dev/null, standard output on /dev/full, so that what a command prints there fails below. */
+static int stdout_was_closed;
+
+static void reopen_closed_streams(void) {
+    static const char *const DEVICE[3] = {"/dev/null", "/dev/full", "/dev/null"};
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            open(DEVICE[fd], fd ? O_WRONLY : O_RDONLY); /* the lowest free descriptor: fd */
+            if (fd == 1) stdout_was_closed = 1;
+        }
+}
+
+/* Output that could not be written (a full disk, a closed stream) fails the command, which
+ * would otherwise exit 0 with a truncated result. */
+static int close_stdout(int rc) {
+    errno = 0;
+    if (ferror(stdout) | (fflush(stdout) != 0) | (fclose(stdout) != 0)) {
+        fprintf(stderr, "relage: writing standard output: %s\n",
+                stdout_was_closed ? "it is closed"
+                : errno           ? strerror(errno)
+                                  : "write error");
+        return rc ? rc : 1;
     }
+    return rc;
+}
+
+static int run(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "predict") == 0) return cmd_predict(argc - 1, argv + 1);
@@ -87,4 +112,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "relage: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv) {
+    reopen_closed_streams();
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    return close_stdout(run(argc, argv));
 }

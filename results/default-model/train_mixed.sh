@@ -26,6 +26,8 @@ for pair in v1-f16:relage-default-v1.safetensors mixed-f16:relage-default-mixed.
     [ -s "eval-$tag-$c.json" ] || $R eval --model "$m" --cache "$c.rlg" --json > "eval-$tag-$c.json"
   done
 done
-[ -s eval-mixed-f16-appa_heldout-flip.json ] ||
-  $R eval --model relage-default-mixed.safetensors --cache appa_heldout.rlg --flip --json \
-    > eval-mixed-f16-appa_heldout-flip.json
+for c in appa_heldout utk_test; do
+  [ -s "eval-mixed-f16-$c-flip.json" ] ||
+    $R eval --model relage-default-mixed.safetensors --cache "$c.rlg" --flip --json \
+      > "eval-mixed-f16-$c-flip.json"
+done

@@ -23,6 +23,11 @@ for c in utk_val appa_heldout utk_test aaf_val; do
   [ -s "eval-v2-f16-$c.json" ] ||
     $R eval --model relage-default-v2.safetensors --cache "$c.rlg" --json > "eval-v2-f16-$c.json"
 done
+for c in appa_heldout utk_test; do
+  [ -s "eval-v2-f16-$c-flip.json" ] ||
+    $R eval --model relage-default-v2.safetensors --cache "$c.rlg" --flip --json \
+      > "eval-v2-f16-$c-flip.json"
+done
 for c in utk_val utk_test; do
   [ -s "eval-pretrain-v2-r18-$c.json" ] ||
     $R eval --model pretrain-v2-r18/model.safetensors --cache "$c.rlg" --json \

@@ -79,7 +79,8 @@ static relage_status open_detector(relage_predictor *p, const char *trained, cha
         return relage_fail(RELAGE_ERR_INVALID_ARG,
                            "detector '%s': choose mtcnn, cascade, none, or auto (the model's own)",
                            want);
-    if (kind == DETECTOR_MTCNN && as_trained && !p->opt.mtcnn_dir && !detector_find_mtcnn(NULL)) {
+    if (kind == DETECTOR_MTCNN && as_trained && !detector_mtcnn_named(p->opt.mtcnn_dir) &&
+        !detector_find_mtcnn(NULL)) {
         snprintf(warning, wsize,
                  "; warning: the model was trained on MTCNN crops but no MTCNN weights were "
                  "found (--mtcnn DIR or RELAGE_MTCNN; scripts/get-mtcnn-weights), so faces are "

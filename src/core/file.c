@@ -18,7 +18,9 @@ relage_status file_read_all(const char *path, size_t max_bytes, char **out, size
     struct stat info;
     *out = NULL;
     *out_size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a pipe with no writer must not wait (it is refused below); reads of a
+     * regular file ignore it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
         goto cleanup;
@@ -60,6 +62,18 @@ cleanup:
     if (fd >= 0) close(fd);
     free(buffer);
     return st;
+}
+
+relage_status file_read_text(const char *path, size_t max_bytes, char **out, size_t *size) {
+    relage_status st = file_read_all(path, max_bytes, out, size);
+    const char *nul = st == RELAGE_OK ? memchr(*out, '\0', *size) : NULL;
+    if (!nul) return st;
+    size_t line = 1;
+    for (const char *p = *out; p < nul; p++) line += *p == '\n';
+    free(*out);
+    *out = NULL;
+    *size = 0;
+    return relage_fail(RELAGE_ERR_FORMAT, "%s:%zu: a NUL byte (not a text file?)", path, line);
 }
 
 relage_status file_read_fd(int fd, const char *name, size_t max_bytes, char **out,

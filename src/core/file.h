@@ -14,6 +14,11 @@
  * was there. */
 relage_status file_read_all(const char *path, size_t max_bytes, char **out, size_t *size);
 
+/* file_read_all for a text format (CSV, JSON, XML, lists): a NUL byte in it is
+ * RELAGE_ERR_FORMAT naming the file and line, rather than an end that parsers would stop at
+ * silently. */
+relage_status file_read_text(const char *path, size_t max_bytes, char **out, size_t *size);
+
 /* Reads fd (a pipe, a terminal, a file) to its end into a malloc'd buffer, NUL-terminated as
  * above; errors name name: RELAGE_ERR_IO for read failures, RELAGE_ERR_TOO_LARGE past max_bytes
  * (unlike file_read_all: a stream has no size to check first), RELAGE_ERR_NOMEM. fd stays open. */

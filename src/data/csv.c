@@ -25,7 +25,7 @@ relage_status csv_read(csv_table *t, const char *path) {
     memset(t, 0, sizeof *t);
     size_t size = 0;
     char *text = NULL;
-    relage_status st = file_read_all(path, SIZE_MAX - 1, &text, &size);
+    relage_status st = file_read_text(path, SIZE_MAX - 1, &text, &size);
     if (st != RELAGE_OK) return st;
     t->text = text;
     if (size >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3, size -= 3; /* UTF-8 BOM */

@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/status.h"
 
 _Static_assert(sizeof(face_entry) == 256, "face_entry is 256 bytes on disk");
@@ -63,13 +65,16 @@ relage_status face_cache_begin(face_cache_writer **out, const char *path,
     if (info->size == 0 || info->size > 4096)
         return relage_fail(RELAGE_ERR_INVALID_ARG, "face cache: crop size %u", info->size);
     face_cache_writer *w = calloc(1, sizeof *w);
-    size_t len = strlen(path);
-    relage_status st = RELAGE_OK;
-    if (!w || !(w->path = strdup(path)) || !(w->partial = malloc(len + 9))) {
+    if (!w) return relage_fail(RELAGE_ERR_NOMEM, "face cache: out of memory");
+    /* the file finish replaces: path, or what a link names; never a device or a pipe */
+    relage_status st = atomic_file_target(path, &w->path);
+    if (st != RELAGE_OK) goto fail;
+    size_t len = strlen(w->path);
+    if (!(w->partial = malloc(len + 9))) {
         st = relage_fail(RELAGE_ERR_NOMEM, "face cache: out of memory");
         goto fail;
     }
-    snprintf(w->partial, len + 9, "%s.partial", path);
+    snprintf(w->partial, len + 9, "%s.partial", w->path);
     w->info = *info;
     disk_header h;
     if (resume && (w->fp = fopen(w->partial, "r+b"))) {
@@ -204,8 +209,13 @@ relage_status face_cache_open(face_cache **out, const char *path) {
         st = relage_fail(RELAGE_ERR_FORMAT, "%s: not a relage face cache", path);
         goto fail;
     }
+    if (h.count > ((uint64_t)1 << 40) / record_bytes(h.size)) {
+        st = relage_fail(RELAGE_ERR_FORMAT, "%s: the header promises %llu records: damaged", path,
+                         (unsigned long long)h.count);
+        goto fail;
+    }
     uint64_t want = HEADER_BYTES + h.count * record_bytes(h.size);
-    if (h.count > ((uint64_t)1 << 40) / record_bytes(h.size) || (uint64_t)sb.st_size != want) {
+    if ((uint64_t)sb.st_size != want) {
         st = relage_fail(RELAGE_ERR_FORMAT,
                          "%s: %llu bytes, the header promises %llu records "
                          "(%llu bytes): truncated or unfinished",
@@ -240,10 +250,25 @@ static relage_status read_at(const face_cache *c, uint64_t i, void *dst, size_t 
     return RELAGE_OK;
 }
 
+/* An age in 0..150 (NaN allowed where unknown). */
+static int age_ok(float v, int may_be_unknown) {
+    return (isnan(v) && may_be_unknown) || (v >= 0.0f && v <= 150.0f);
+}
+
 relage_status face_cache_entry(const face_cache *c, uint64_t i, face_entry *entry) {
     relage_status st = read_at(c, i, entry, sizeof *entry, 0);
-    if (st == RELAGE_OK) entry->name[sizeof entry->name - 1] = '\0';
-    return st;
+    if (st != RELAGE_OK) return st;
+    entry->name[sizeof entry->name - 1] = '\0';
+    /* labels as the label readers accept them (data/labels.h): a damaged or foreign record is
+     * named here, not met later as a NaN loss */
+    if (!age_ok(entry->mean, 0) || !age_ok(entry->std, 1) || !age_ok(entry->real, 1) ||
+        entry->outcome < FACE_FOUND || entry->outcome > FACE_UNREADABLE)
+        return relage_fail(RELAGE_ERR_FORMAT,
+                           "%s: record %llu (%s): age %g, spread %g, real age %g, outcome %d: "
+                           "not a label relage writes (ages 0..150)",
+                           c->path, (unsigned long long)i, entry->name, (double)entry->mean,
+                           (double)entry->std, (double)entry->real, (int)entry->outcome);
+    return RELAGE_OK;
 }
 
 relage_status face_cache_pixels(const face_cache *c, uint64_t i, uint8_t *dst) {

@@ -45,7 +45,8 @@ typedef struct face_cache_info {
 
 typedef struct face_cache_writer face_cache_writer;
 
-/* Starts PATH.partial. With resume, an existing PATH.partial whose header matches info (size,
+/* Starts PATH.partial (beside the file a link at PATH names; a PATH that is not a regular file
+ * is refused: core/atomic_file.h). With resume, an existing PATH.partial whose header matches info (size,
  * policy, detector, source) and whose images are the first of names[0..n_names) in that order
  * (the images the caller will write) is continued: *images_done receives the number of images
  * whose records are complete; the records of the last image there (which may lack faces) and a
@@ -72,7 +73,9 @@ typedef struct face_cache face_cache;
  * naming the file. */
 relage_status face_cache_open(face_cache **out, const char *path);
 const face_cache_info *face_cache_info_of(const face_cache *c);
-/* Entry i (< count), and its pixels copied into dst (size*size*3 bytes). */
+/* Entry i (< count), and its pixels copied into dst (size*size*3 bytes). An entry whose ages
+ * are outside 0..150 (or not a number where they must be known) or whose outcome is unknown is
+ * RELAGE_ERR_FORMAT naming the record. */
 relage_status face_cache_entry(const face_cache *c, uint64_t i, face_entry *entry);
 relage_status face_cache_pixels(const face_cache *c, uint64_t i, uint8_t *dst);
 void face_cache_close(face_cache *c);

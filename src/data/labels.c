@@ -276,6 +276,10 @@ relage_status label_set_keep_split(label_set *labels, const char *split_path,
     csv_table t;
     relage_status st = csv_read(&t, split_path);
     if (st != RELAGE_OK) return st;
+    if (t.n_rows == 0) {
+        csv_free(&t);
+        return relage_fail(RELAGE_ERR_FORMAT, "%s: names no images (an empty split)", split_path);
+    }
     name_at *index = malloc((labels->n + 1) * sizeof *index);
     age_label *kept = calloc(t.n_rows + 1, sizeof *kept);
     char *taken = calloc(labels->n + 1, 1);

@@ -45,7 +45,7 @@ relage_status label_set_from_utkface(label_set *labels, const char *folder, labe
 relage_status label_set_from_aaf(label_set *labels, const char *folder, label_report *report);
 
 /* Keeps the labels named in a split file, in the split's order; names of the split that have
- * no label are reported. */
+ * no label are reported. An empty split file is RELAGE_ERR_FORMAT. */
 relage_status label_set_keep_split(label_set *labels, const char *split_path, label_report *report);
 
 /* Counts the labels whose image folder/name is not a readable file, and names the first few. */

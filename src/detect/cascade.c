@@ -713,7 +713,7 @@ relage_status cascade_load(cascade **out, const char *xml_path) {
         goto cleanup;
     }
     *out = NULL;
-    st = file_read_all(xml_path, MAX_FILE_BYTES, &text, &size);
+    st = file_read_text(xml_path, MAX_FILE_BYTES, &text, &size);
     if (st != RELAGE_OK) goto cleanup;
     doc.path = xml_path;
     doc.buf = text;

@@ -52,6 +52,11 @@ const char *detector_find_mtcnn(const char *dir) {
     return has_manifest(home_dir) ? home_dir : NULL;
 }
 
+int detector_mtcnn_named(const char *dir) {
+    const char *env = getenv("RELAGE_MTCNN");
+    return dir || (env && *env);
+}
+
 relage_status detector_open(detector **out, detector_kind kind, const char *mtcnn_dir,
                             const char *cascade_xml) {
     *out = NULL;
@@ -61,8 +66,10 @@ relage_status detector_open(detector **out, detector_kind kind, const char *mtcn
     d->cascade_params = cascade_default_params();
     const char *weights = detector_find_mtcnn(mtcnn_dir);
     relage_status st = RELAGE_OK;
-    /* a folder given explicitly must hold the weights: a typo does not fall back silently */
-    if (kind == DETECTOR_MTCNN || (kind == DETECTOR_AUTO && (weights || mtcnn_dir))) {
+    /* a folder given explicitly (the argument or RELAGE_MTCNN) must hold the weights: a typo
+     * does not fall back silently */
+    if (kind == DETECTOR_MTCNN ||
+        (kind == DETECTOR_AUTO && (weights || detector_mtcnn_named(mtcnn_dir)))) {
         if (!weights) {
             st = relage_fail(RELAGE_ERR_IO,
                              "MTCNN weights not found in %s (get them with "

@@ -23,11 +23,15 @@ relage_status detector_kind_parse(const char *name, detector_kind *kind);
  * is static (or dir itself). */
 const char *detector_find_mtcnn(const char *dir);
 
+/* 1 when a weights folder was named: dir, or a non-empty $RELAGE_MTCNN. A named folder must hold
+ * the weights; only the home default may be absent. */
+int detector_mtcnn_named(const char *dir);
+
 typedef struct detector detector;
 
 /* Opens a detector. DETECTOR_AUTO takes MTCNN when detector_find_mtcnn(mtcnn_dir) finds
- * weights, else the cascade at cascade_xml (NULL: the opencv-data default); a mtcnn_dir given
- * (not NULL) without weights is an error, not a fall-back. Failure names what was looked for;
+ * weights, else the cascade at cascade_xml (NULL: the opencv-data default); a named folder
+ * (detector_mtcnn_named) without weights is an error, not a fall-back. Failure names what was looked for;
  * *out is NULL. */
 relage_status detector_open(detector **out, detector_kind kind, const char *mtcnn_dir,
                             const char *cascade_xml);

@@ -135,7 +135,7 @@ static relage_status source_open(weight_source *src, cJSON **json, const char *d
     *json = NULL;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_NAME) >= sizeof path)
         return relage_fail(RELAGE_ERR_INVALID_ARG, "mtcnn: folder name too long: %s", dir);
-    if ((st = file_read_all(path, MAX_MANIFEST_BYTES, (char **)&text, &size)) != RELAGE_OK)
+    if ((st = file_read_text(path, MAX_MANIFEST_BYTES, (char **)&text, &size)) != RELAGE_OK)
         return st;
     *json = cJSON_Parse((const char *)text);
     if (!*json || !cJSON_IsArray(*json)) {

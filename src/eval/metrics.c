@@ -1,21 +1,21 @@
 /* Label and prediction files, and the metrics. */
 #include "eval/metrics.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "core/status.h"
 #include "data/csv.h"
 
 relage_status prediction_set_write(const prediction_set *preds, const char *path,
                                    prediction_format format) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "w");
-    if (!fp) return relage_fail(RELAGE_ERR_IO, "%s: %s", tmp, strerror(errno));
+    atomic_file out;
+    relage_status st = atomic_file_begin(&out, path);
+    if (st != RELAGE_OK) return st;
+    FILE *fp = out.fp;
     char sep = format == PRED_CHALEARN15 ? ';' : ',';
     if (format == PRED_CSV) fprintf(fp, "file_name,predicted_age\n");
     for (size_t i = 0; i < preds->n; i++) {
@@ -25,11 +25,7 @@ relage_status prediction_set_write(const prediction_set *preds, const char *path
             fputs(preds->names[i], fp);
         fprintf(fp, "%c%.4f\n", sep, preds->ages[i]);
     }
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    return RELAGE_OK;
+    return atomic_file_commit(&out);
 }
 
 double epsilon_error(double prediction, double mean, double std) {

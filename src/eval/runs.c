@@ -105,6 +105,18 @@ static relage_status read_log(run_result *r, const char *dir) {
     return json_lines_each(path, (size_t)64 << 20, add_val_mae, r);
 }
 
+/* A test MAE in years (ages run 0..150) and an epsilon-error in [0, 1] (NaN: not given); else
+ * RELAGE_ERR_FORMAT naming the file and the run. */
+static relage_status check_metrics(const run_result *r, const char *path) {
+    if (r->test_mae >= 0.0 && r->test_mae <= 150.0 &&
+        (isnan(r->test_eps) || (r->test_eps >= 0.0 && r->test_eps <= 1.0)))
+        return RELAGE_OK;
+    return relage_fail(RELAGE_ERR_FORMAT,
+                       "%s: run %s: test MAE %g and epsilon %g are not a MAE in years and an "
+                       "epsilon-error in [0, 1]",
+                       path, r->id, r->test_mae, r->test_eps);
+}
+
 /* A relage run folder: summary.json (arch, head, seed, recipe, test_mae, test_eps) and, if
  * present, test_predictions.csv. */
 static relage_status read_run_folder(run_set *set, const char *dir) {
@@ -112,7 +124,7 @@ static relage_status read_run_folder(run_set *set, const char *dir) {
     snprintf(path, sizeof path, "%s/summary.json", dir);
     char *text = NULL;
     size_t size = 0;
-    relage_status st = file_read_all(path, (size_t)1 << 20, &text, &size);
+    relage_status st = file_read_text(path, (size_t)1 << 20, &text, &size);
     if (st != RELAGE_OK) return relage_fail_context(st, "%s is not a finished relage run", dir);
     cJSON *o = cJSON_Parse(text);
     free(text);
@@ -136,6 +148,7 @@ static relage_status read_run_folder(run_set *set, const char *dir) {
     r.test_mae = mae->valuedouble;
     r.test_eps = cJSON_IsNumber(eps) ? eps->valuedouble : (double)NAN;
     cJSON_Delete(o);
+    if ((st = check_metrics(&r, path)) != RELAGE_OK) return st;
     snprintf(path, sizeof path, "%s/test_predictions.csv", dir);
     prediction_set preds;
     if (access(path, R_OK) == 0) {
@@ -163,7 +176,7 @@ static relage_status read_any(run_set *set, const char *path) {
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return read_run_folder(set, path);
     char *text = NULL;
     size_t size = 0;
-    relage_status st = file_read_all(path, SIZE_MAX - 1, &text, &size);
+    relage_status st = file_read_text(path, SIZE_MAX - 1, &text, &size);
     if (st != RELAGE_OK) return st;
     cJSON *root = cJSON_Parse(text);
     free(text);
@@ -213,6 +226,10 @@ static relage_status read_any(run_set *set, const char *path) {
         if (isnan(r.test_mae)) {
             free_run(&r);
             continue;
+        }
+        if ((st = check_metrics(&r, path)) != RELAGE_OK) {
+            free_run(&r);
+            goto cleanup;
         }
         if ((st = read_predictions(&r, run, path)) != RELAGE_OK) {
             free_run(&r);

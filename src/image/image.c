@@ -6,8 +6,9 @@
  *     Adobe's inverted polarity, as PIL does whether or not the Adobe marker is present, then
  *     PIL's cmyk2rgb: R = (255 - K) - (C * (255 - K)) / 255, rounded as PIL's MULDIV255.
  *     A premature end of data (libjpeg's JWRN_JPEG_EOF warning, after which it would pad with
- *     gray) is a "truncated" error; other corrupt-data warnings are tolerated, as in PIL. Unlike
- *     PIL, a baseline file that lacks only its final EOI marker decodes (see jpeg_emit_message).
+ *     gray) is a "truncated" error; other corrupt-data warnings are tolerated, as in PIL, and an
+ *     error in the markers after the image data is an error, as in PIL. Unlike PIL, a baseline
+ *     file that lacks only its final EOI marker decodes (see jpeg_emit_message).
  *     Over 500 progressive scans is an error (a decoding-time bomb).
  *   - PNG: alpha (an alpha channel or tRNS) is dropped, not composited; palette expanded; 1/2/4-bit
  *     gray scaled to 0..255; 16-bit samples keep their high byte. PIL differs on 16-bit gray
@@ -23,19 +24,18 @@
 
 #include "image/image.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jpeglib.h>
 
 #include <jerror.h>
 #include <png.h>
 
+#include "core/file.h"
 #include "core/status.h"
 #include "image/exif.h"
 
@@ -247,7 +247,9 @@ static relage_status jpeg_decode_inner(jpeg_job *job) {
             return relage_fail(RELAGE_ERR_FORMAT, "%s: truncated JPEG", job->name);
         if (cmyk) cmyk_row_to_rgb(rgb, job->cmyk_row, job->width);
     }
-    /* No jpeg_finish_decompress: all pixels are in, and what follows (EOI) does not matter. */
+    /* The markers after the pixels are read to EOI, as PIL does: a damaged one there is an
+     * error (PIL's "broken data stream"); a missing EOI alone is not, where eof_may_be_benign. */
+    jpeg_finish_decompress(cinfo);
     job->err.eof_may_be_benign = 0;
     return RELAGE_OK;
 }
@@ -497,46 +499,12 @@ relage_status image_decode(image *out, const void *data, size_t size, const char
 }
 
 relage_status image_load(image *out, const char *path, const image_load_options *opt) {
-    relage_status st = RELAGE_OK;
-    FILE *file = NULL;
-    unsigned char *bytes = NULL;
-    struct stat info;
-    size_t size;
     if (out) *out = (image){0};
-    if (!out || !path) {
-        st = relage_fail(RELAGE_ERR_INVALID_ARG, "image_load: NULL argument");
-        goto cleanup;
-    }
-    file = fopen(path, "rb");
-    if (!file) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (fstat(fileno(file), &info) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(info.st_mode)) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: not a regular file", path);
-        goto cleanup;
-    }
-    if ((uintmax_t)info.st_size > SIZE_MAX - 1) {
-        st = relage_fail(RELAGE_ERR_TOO_LARGE, "%s: file too large", path);
-        goto cleanup;
-    }
-    size = (size_t)info.st_size;
-    bytes = malloc(size + 1);
-    if (!bytes) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: no memory for %zu bytes", path, size);
-        goto cleanup;
-    }
-    if (fread(bytes, 1, size, file) != size) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: short read", path);
-        goto cleanup;
-    }
-    st = image_decode(out, bytes, size, path, opt);
-cleanup:
-    if (file) fclose(file);
+    if (!out || !path) return relage_fail(RELAGE_ERR_INVALID_ARG, "image_load: NULL argument");
+    char *bytes = NULL;
+    size_t size = 0;
+    relage_status st = file_read_all(path, SIZE_MAX - 1, &bytes, &size);
+    if (st == RELAGE_OK) st = image_decode(out, bytes, size, path, opt);
     free(bytes);
     return st;
 }

@@ -1,21 +1,17 @@
-/* image_save_png: an 8-bit RGB or gray PNG written with libpng to a temporary file beside the
- * target (mkstemp), flushed to disk, then renamed over it, so that a reader sees either the old
- * file or the whole new one. libpng's errors are caught (setjmp in a helper whose state lives
- * outside it) and become RELAGE_ERR_IO naming the path; nothing is printed. */
+/* image_save_png: an 8-bit RGB or gray PNG written with libpng as an atomic replacement
+ * (core/atomic_file.h: a reader sees either the old file or the whole new one). libpng's errors are
+ * caught (setjmp in a helper whose state lives outside it) and become RELAGE_ERR_IO naming the
+ * path; nothing is printed. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <png.h>
 
+#include "core/atomic_file.h"
 #include "core/status.h"
 #include "image/image.h"
 
@@ -54,70 +50,25 @@ static int png_write_inner(png_write_job *job) {
 }
 
 relage_status image_save_png(const image *img, const char *path) {
-    relage_status st = RELAGE_OK;
-    png_write_job job = {0};
-    char *temp_path = NULL;
-    size_t temp_size;
-    int fd = -1, temp_exists = 0, closed;
     if (!img || !img->data || img->width <= 0 || img->height <= 0 ||
-        (img->channels != 1 && img->channels != 3) || !path) {
-        st = relage_fail(RELAGE_ERR_INVALID_ARG, "image_save_png %s: bad image or path",
-                         path ? path : "(null)");
-        goto cleanup;
-    }
-    temp_size = strlen(path) + sizeof ".tmp.XXXXXX";
-    temp_path = malloc(temp_size);
-    if (!temp_path) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
-        goto cleanup;
-    }
-    snprintf(temp_path, temp_size, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(temp_path);
-    if (fd < 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                         strerror(errno));
-        goto cleanup;
-    }
-    temp_exists = 1;
-    fchmod(fd, 0644); /* mkstemp makes it 0600; best effort */
-    job.file = fdopen(fd, "wb");
-    if (!job.file) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s: %s", path, temp_path, strerror(errno));
-        goto cleanup;
-    }
-    fd = -1; /* now owned by job.file */
-    job.img = img;
+        (img->channels != 1 && img->channels != 3) || !path)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "image_save_png %s: bad image or path",
+                           path ? path : "(null)");
+    atomic_file out;
+    relage_status st = atomic_file_begin(&out, path);
+    if (st != RELAGE_OK) return st;
+    png_write_job job = {img, out.fp, NULL, NULL, ""};
     job.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &job, write_error_handler,
                                       write_warning_handler);
     if (job.png) job.info = png_create_info_struct(job.png);
-    if (!job.png || !job.info) {
+    if (!job.png || !job.info)
         st = relage_fail(RELAGE_ERR_NOMEM, "%s: cannot create a PNG writer", path);
-        goto cleanup;
-    }
-    if (png_write_inner(&job) != 0) {
+    else if (png_write_inner(&job) != 0)
         st = relage_fail(RELAGE_ERR_IO, "%s: writing PNG: %s", path, job.message);
-        goto cleanup;
-    }
-    if (fflush(job.file) != 0 || fsync(fileno(job.file)) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s: %s", path, temp_path, strerror(errno));
-        goto cleanup;
-    }
-    closed = fclose(job.file);
-    job.file = NULL;
-    if (closed != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s: close: %s", path, temp_path, strerror(errno));
-        goto cleanup;
-    }
-    if (rename(temp_path, path) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: rename from %s: %s", path, temp_path, strerror(errno));
-        goto cleanup;
-    }
-    temp_exists = 0;
-cleanup:
     if (job.png) png_destroy_write_struct(&job.png, job.info ? &job.info : NULL);
-    if (job.file) fclose(job.file);
-    if (fd >= 0) close(fd);
-    if (temp_exists) unlink(temp_path);
-    free(temp_path);
-    return st;
+    if (st != RELAGE_OK) {
+        atomic_file_abort(&out);
+        return st;
+    }
+    return atomic_file_commit(&out);
 }

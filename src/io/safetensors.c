@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/file.h"
 #include "core/status.h"
 
@@ -891,110 +892,24 @@ cleanup:
     return json;
 }
 
-/* Writes all of buffer, retrying short writes and EINTR. Returns -1 with errno set. */
-static int write_all(int fd, const void *buffer, size_t size) {
-    const unsigned char *p = buffer;
-    while (size > 0) {
-        ssize_t n = write(fd, p, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
-        p += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Makes a rename in path's directory durable. Best effort: some filesystems refuse to fsync a
- * directory, and the data itself is already on disk. */
-static void sync_parent_directory(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *directory = NULL;
-    int fd;
-    if (!slash) {
-        directory = strdup(".");
-    } else {
-        size_t length = slash == path ? 1 : (size_t)(slash - path);
-        directory = malloc(length + 1);
-        if (directory) {
-            memcpy(directory, path, length);
-            directory[length] = '\0';
-        }
-    }
-    if (!directory) goto cleanup;
-    fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-cleanup:
-    free(directory);
-}
-
 relage_status safetensors_writer_save(const safetensors_writer *w, const char *path) {
-    relage_status st = RELAGE_OK;
-    char *json = NULL, *temp_path = NULL;
-    unsigned char *header = NULL;
-    size_t json_length, padded_length, temp_size;
-    int fd = -1, temp_exists = 0, closed;
-    if (!w || !path) {
-        st = relage_fail(RELAGE_ERR_INVALID_ARG, "safetensors_writer_save: NULL argument");
-        goto cleanup;
+    if (!w || !path)
+        return relage_fail(RELAGE_ERR_INVALID_ARG, "safetensors_writer_save: NULL argument");
+    char *json = build_header(w);
+    if (!json) return relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
+    size_t json_length = strlen(json), padded_length = (json_length + 7) / 8 * 8;
+    unsigned char size_field[8];
+    store_le(size_field, padded_length, 8);
+    atomic_file out;
+    relage_status st = atomic_file_begin(&out, path);
+    if (st == RELAGE_OK) {
+        fwrite(size_field, 1, 8, out.fp);
+        fwrite(json, 1, json_length, out.fp);
+        for (size_t i = json_length; i < padded_length; i++) fputc(' ', out.fp);
+        for (size_t i = 0; i < w->count; i++)
+            fwrite(w->tensors[i].bytes, 1, w->tensors[i].nbytes, out.fp);
+        st = atomic_file_commit(&out); /* checks every write above */
     }
-    if (!(json = build_header(w))) {
-        st = relage_fail_context(RELAGE_ERR_NOMEM, "%s", path);
-        goto cleanup;
-    }
-    json_length = strlen(json);
-    padded_length = (json_length + 7) / 8 * 8;
-    temp_size = strlen(path) + 32;
-    header = malloc(8 + padded_length);
-    temp_path = malloc(temp_size);
-    if (!header || !temp_path) {
-        st = relage_fail(RELAGE_ERR_NOMEM, "%s: out of memory", path);
-        goto cleanup;
-    }
-    store_le(header, padded_length, 8);
-    memcpy(header + 8, json, json_length);
-    memset(header + 8 + json_length, ' ', padded_length - json_length);
-    snprintf(temp_path, temp_size, "%s.tmp.%ld", path, (long)getpid());
-
-    fd = open(temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", temp_path, strerror(errno));
-        goto cleanup;
-    }
-    temp_exists = 1;
-    if (write_all(fd, header, 8 + padded_length) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: %s", temp_path, strerror(errno));
-        goto cleanup;
-    }
-    for (size_t i = 0; i < w->count; i++) {
-        if (write_all(fd, w->tensors[i].bytes, w->tensors[i].nbytes) != 0) {
-            st = relage_fail(RELAGE_ERR_IO, "%s: %s", temp_path, strerror(errno));
-            goto cleanup;
-        }
-    }
-    if (fsync(fd) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: fsync: %s", temp_path, strerror(errno));
-        goto cleanup;
-    }
-    closed = close(fd);
-    fd = -1;
-    if (closed != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: close: %s", temp_path, strerror(errno));
-        goto cleanup;
-    }
-    if (rename(temp_path, path) != 0) {
-        st = relage_fail(RELAGE_ERR_IO, "%s: rename from %s: %s", path, temp_path, strerror(errno));
-        goto cleanup;
-    }
-    temp_exists = 0;
-    sync_parent_directory(path);
-cleanup:
-    if (fd >= 0) close(fd);
-    if (temp_exists) unlink(temp_path);
-    free(temp_path);
-    free(header);
     free(json);
     return st;
 }

@@ -108,11 +108,11 @@ relage_status safetensors_writer_add(safetensors_writer *w, const char *name,
 relage_status safetensors_writer_set_metadata(safetensors_writer *w, const char *key,
                                               const char *value);
 
-/* Writes the file atomically: PATH.tmp.<pid>, fsync, rename over path, then a best-effort fsync
- * of the directory. On failure (RELAGE_ERR_IO with strerror, or RELAGE_ERR_NOMEM) the old file
- * at path is untouched and the temp file removed. The header is padded with spaces to a multiple
- * of 8 bytes; tensors follow in insertion order, contiguous. Two threads of one process must not
- * save to the same path at once (they would share the temp name). */
+/* Writes the file as an atomic replacement (core/atomic_file.h: a temporary file beside it,
+ * fsync, rename; a link is followed, a path that is not a regular file refused). On failure
+ * (RELAGE_ERR_IO with the cause, or RELAGE_ERR_NOMEM) the old file at path is untouched and the
+ * temporary file removed. The header is padded with spaces to a multiple of 8 bytes; tensors
+ * follow in insertion order, contiguous. */
 relage_status safetensors_writer_save(const safetensors_writer *w, const char *path);
 
 /* Accepts NULL. */

@@ -205,7 +205,11 @@ static enum MHD_Result predict(server *s, struct MHD_Connection *c, request *r) 
     }
     if (r->no_memory)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is out of memory");
-    if (r->size == 0) return respond_error(c, MHD_HTTP_BAD_REQUEST, "empty body: send an image");
+    if (r->size == 0)
+        return respond_error(c, MHD_HTTP_BAD_REQUEST,
+                             r->multipart ? "no image in the multipart/form-data body (an empty or "
+                                            "missing file field, or a body cut short)"
+                                          : "empty body: send an image");
     int at = acquire(s);
     if (at < 0)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,

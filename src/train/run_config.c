@@ -2,12 +2,12 @@
 #include "train/run_config.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "core/file.h"
 #include "core/json_write.h"
 #include "core/status.h"
@@ -17,11 +17,12 @@ static const char *schedule_name(lr_schedule_kind k) {
 }
 
 relage_status run_config_write(const train_config *c) {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/config.json", c->out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return relage_fail(RELAGE_ERR_IO, "%s: %s", tmp, strerror(errno));
+    atomic_file out;
+    relage_status st = atomic_file_begin(&out, path);
+    if (st != RELAGE_OK) return st;
+    FILE *f = out.fp;
     fprintf(f,
             "{\"relage_version\":\"%s\",\"arch\":\"%s\",\"head\":\"%s\",\"width\":%.9g,"
             "\"input\":%d,\"hidden\":%d,\"rn_literal\":%d,\"model_seed\":%llu,"
@@ -47,12 +48,7 @@ relage_status run_config_write(const train_config *c) {
     fprintf(f, ",\"precision\":");
     json_write_string(f, c->precision);
     fprintf(f, "}\n");
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        relage_status st = relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-        remove(tmp);
-        return st;
-    }
-    return RELAGE_OK;
+    return atomic_file_commit(&out);
 }
 
 /* Appends "key: recorded R, now N" to the list of differences. */
@@ -73,7 +69,7 @@ relage_status run_config_check(const train_config *c) {
     snprintf(path, sizeof path, "%s/config.json", c->out_dir);
     size_t n = 0;
     char *text = NULL;
-    relage_status st = file_read_all(path, 1 << 20, &text, &n);
+    relage_status st = file_read_text(path, 1 << 20, &text, &n);
     if (st != RELAGE_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", relage_last_error());

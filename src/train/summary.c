@@ -2,12 +2,12 @@
 #include "train/summary.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "core/json_write.h"
 #include "core/status.h"
 #include "io/json_lines.h"
@@ -53,15 +53,15 @@ static relage_status add_epoch(const cJSON *o, void *totals) {
 }
 
 relage_status train_write_summary(const train_config *c) {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/log.jsonl", c->out_dir);
     log_totals t = {0, 0, INFINITY, {NAN, NAN, NAN, NAN}, 0, 0};
     relage_status st = json_lines_each(path, (size_t)64 << 20, add_epoch, &t);
     if (st != RELAGE_OK) return st;
     snprintf(path, sizeof path, "%s/summary.json", c->out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return relage_fail(RELAGE_ERR_IO, "%s: %s", tmp, strerror(errno));
+    atomic_file out;
+    if ((st = atomic_file_begin(&out, path)) != RELAGE_OK) return st;
+    FILE *f = out.fp;
     char recipe[256];
     train_recipe_text(c, recipe, sizeof recipe);
     fprintf(f, "{\"protocol\":");
@@ -85,7 +85,5 @@ relage_status train_write_summary(const train_config *c) {
             c->backend, c->precision, RELAGE_VERSION);
     json_write_string(f, c->command ? c->command : "");
     fprintf(f, "}\n");
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return relage_fail(RELAGE_ERR_IO, "%s: %s", path, strerror(errno));
-    return RELAGE_OK;
+    return atomic_file_commit(&out);
 }
