@@ -31,6 +31,9 @@ timeout 60 "$relage" explain "$photo" --model "$model" --out "$out/dangling.png"
 check "a link to nothing exits 1" "[ $? -eq 1 ] && grep -q 'a symbolic link to nothing' '$out/err' && [ -L '$out/dangling.png' ]"
 timeout 60 "$relage" explain "$photo" --model "$model" --out "$out/link.png" > /dev/null 2>&1
 check "a link to a file: the file replaced, the link kept" "[ $? -eq 0 ] && [ -L '$out/link.png' ] && head -c 4 '$out/real.png' | grep -q PNG"
+echo previous > "$out/app.log"
+timeout 60 "$relage" explain "$photo" --model "$model" --out /dev/stdout >> "$out/app.log" 2> "$out/err"
+check "--out /dev/stdout redirected to a file exits 1, the file kept" "[ $? -eq 1 ] && grep -q 'standard output' '$out/err' && grep -q previous '$out/app.log'"
 ls "$out" | grep -q '\.tmp\.' && tmp_left=1 || tmp_left=0
 check "no temporary file left" "[ $tmp_left -eq 0 ]"
 
@@ -75,6 +78,20 @@ check "a NUL byte in a list exits 2 naming the line" "[ $? -eq 2 ] && grep -q 'n
 sed 's/5.5/1e308/' "$out/run/summary.json" > "$out/run2/summary.json"
 "$relage" compare "$out/run" "$out/run2" --json > /dev/null 2> "$out/err"
 check "an implausible test MAE exits 1" "[ $? -eq 1 ] && grep -q 'not a MAE in years' '$out/err'"
+
+mkdir "$out/elsewhere"
+ln -s elsewhere/cache.rlg "$out/linked.rlg"
+printf 'path,age\nrgb.jpg,20\n' > "$out/junk.csv"
+"$relage" prepare --labels "$out/junk.csv" --images "$out/nowhere" --detector none --size 32 \
+  --out "$out/linked.rlg" --quiet > /dev/null 2> "$out/err"
+check "a failed prepare through a link leaves no partial file" "[ $? -eq 1 ] && [ -z \"\$(ls '$out/elsewhere')\" ]"
+# a run whose log.jsonl holds a crash's zeros: the lines after them still count
+printf '{"epoch":1,"val_mae":9}\n\0\0\0\0\n{"epoch":2,"val_mae":8}\n{"epoch":3,"val_mae":7}\n' > "$out/run/log.jsonl"
+cp "$out/run/log.jsonl" "$out/run3.log"
+echo '{"arch":"resnet18","head":"base","seed":2,"test_mae":5.6}' > "$out/run2/summary.json"
+cp "$out/run3.log" "$out/run2/log.jsonl"
+"$relage" compare "$out/run" "$out/run2" --curves "$out/curves.png" > /dev/null 2> "$out/err"
+check "NUL bytes in log.jsonl spoil their own line only" "[ $? -eq 0 ] && [ -s '$out/curves.png' ]"
 
 # ---- a damaged face cache label ----
 "$relage" prepare --labels "$out/labels.csv" --images "$out/ds" --detector none --size 128 \

@@ -1,9 +1,11 @@
 /* Atomic file replacement (src/core/atomic_file.c): the new contents replace the old whole, the
- * old file's mode is kept, a symbolic link survives with the file it names replaced, paths that
- * are not regular files (a pipe, a link to one, a link to nothing, a folder) are refused and
- * left as they were, an abandoned write leaves the old file and no temporary file, and a
+ * old file's mode is kept and a new one gets 0666 less the umask, a symbolic link survives with
+ * the file it names replaced, paths that are not regular files (a pipe, a link to one, a link to
+ * nothing, a folder) and the file standard output is redirected to are refused and left as
+ * they were, an abandoned write leaves the old file and no temporary file, and a
  * missing folder is an error naming the path. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,11 +58,13 @@ int main(void) {
     path_in(fifo_link, sizeof fifo_link, "fifo_link");
     path_in(dangling, sizeof dangling, "dangling");
 
-    write_text(file, "one"); /* a new file */
-    CHECK(has_text(file, "one"));
+    mode_t saved_mask = umask(027);
+    write_text(file, "one"); /* a new file: 0666 less the umask, as open gives */
+    umask(saved_mask);
+    struct stat st;
+    CHECK(has_text(file, "one") && stat(file, &st) == 0 && (st.st_mode & 0777) == 0640);
     chmod(file, 0600);
     write_text(file, "two"); /* replaced; its mode kept */
-    struct stat st;
     CHECK(has_text(file, "two") && stat(file, &st) == 0 && (st.st_mode & 0777) == 0600);
     CHECK_INT_EQ(entries(), 1);
 
@@ -80,6 +84,20 @@ int main(void) {
     CHECK_FAILS(atomic_file_begin(&f, dir), RELAGE_ERR_IO); /* a folder */
     CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));   /* all left as they were */
     CHECK(lstat(dangling, &st) == 0 && S_ISLNK(st.st_mode));
+
+    /* the file standard output is redirected to, named through a link (/dev/stdout) */
+    path_in(path, sizeof path, "stdout_link");
+    fflush(stdout);
+    int saved_stdout = dup(1), fd = open(file, O_WRONLY | O_APPEND);
+    CHECK(saved_stdout >= 0 && fd >= 0 && dup2(fd, 1) == 1);
+    CHECK(symlink("/proc/self/fd/1", path) == 0);
+    relage_status redirected = atomic_file_begin(&f, path);
+    dup2(saved_stdout, 1);
+    close(saved_stdout);
+    close(fd);
+    CHECK_INT_EQ(redirected, RELAGE_ERR_IO);
+    CHECK(strstr(relage_last_error(), "standard output") != NULL && has_text(file, "three"));
+    unlink(path);
 
     CHECK_OK(atomic_file_begin(&f, file)); /* abandoned: the old file stays, no temporary */
     if (f.fp) fputs("never", f.fp);

@@ -333,8 +333,17 @@ static void test_decode_errors(void) {
     /* a damaged marker after the image data is an error, as in PIL ("broken data stream") */
     fixture_path(path, sizeof path, "rgb.jpg");
     bytes = read_file(path, &size);
-    uint8_t *marked = bytes ? malloc(size + 2) : NULL;
+    uint8_t *marked = bytes ? malloc(size + 16) : NULL;
     if (marked) {
+        /* valid: a comment after the image data, and bytes after EOI */
+        memcpy(marked, bytes, size - 2);
+        memcpy(marked + size - 2, "\xFF\xFE\x00\x05" "abc\xFF\xD9", 9);
+        CHECK_OK(image_decode(&img, marked, size + 7, "comment", NULL));
+        image_free(&img);
+        memcpy(marked, bytes, size);
+        memcpy(marked + size, "garbage", 7);
+        CHECK_OK(image_decode(&img, marked, size + 7, "trailing", NULL));
+        image_free(&img);
         memcpy(marked, bytes, size - 2);
         memcpy(marked + size - 2, "\xFF\x13\xFF\xD9", 4); /* 0x13 is no JPEG marker */
         CHECK_FAILS(image_decode(&img, marked, size + 2, "marked", NULL), RELAGE_ERR_FORMAT);

@@ -406,7 +406,8 @@ int cmd_eval(int argc, char **argv) {
         label_set_free(&labels);
         return 1;
     }
-    /* figures only once the evaluation has succeeded: a failed run leaves files as they were */
+    /* the labels' histogram waits for the evaluation to succeed (a failed run leaves it as it
+     * was); with --model, --out was written with the predictions above */
     int evaluated = eval_predictions(&labels, &preds, challenge, &r) == RELAGE_OK;
     if (!evaluated || r.n == 0 ||
         (hist_path && !draw_histogram(&labels, label_path, data.split, hist_path))) {

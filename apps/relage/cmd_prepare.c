@@ -35,7 +35,8 @@ static void prepare_usage(FILE *out) {
                  "  --all             every face (default: the largest, the paper's policy)\n"
                  "  --margin M        grow crops by M times the face's larger side (default 0)\n"
                  "  --square          square crops around the face's centre\n"
-                 "  --resume          continue CACHE.partial from an interrupted run\n"
+                 "  --resume          continue an interrupted run from its CACHE.partial (beside\n"
+                 "                    the file a link at CACHE names)\n"
                  "  --threads N       threads (default: all cores)\n"
                  "  --quiet           no progress on stderr\n");
 }
@@ -195,6 +196,9 @@ int cmd_prepare(int argc, char **argv) {
     if (st != RELAGE_OK) goto fail;
     if (done)
         fprintf(stderr, "relage prepare: resuming after %llu images\n", (unsigned long long)done);
+    else if (resume)
+        fprintf(stderr, "relage prepare: nothing to resume (no partial cache, or no image done "
+                        "in it); starting from the first image\n");
 
     enum { BATCH = 16 };
     batch = calloc(BATCH, sizeof *batch);
@@ -228,11 +232,8 @@ int cmd_prepare(int argc, char **argv) {
                          "none of the %zu images could be read from %s; no cache "
                          "written",
                          labels.n, images);
-        face_cache_abandon(w);
+        face_cache_discard(w);
         w = NULL;
-        char partial[4200];
-        snprintf(partial, sizeof partial, "%s.partial", out);
-        remove(partial);
         goto fail;
     }
     st = face_cache_finish(w);

@@ -20,24 +20,26 @@ int dataset_sources(const dataset_args *d) {
     return !!d->labels + !!d->utkface + !!d->aaf;
 }
 
-/* 1 when no output that exists is one of the labelled images in folder; else says which. */
+/* 1 when no output that exists is one of the labelled images in folder; else says which.
+ * Each image is looked at once, and only when some output exists. */
 static int outputs_not_images(const dataset_args *d, const char *cmd, const label_set *labels,
                               const char *folder) {
-    for (int k = 0; k < d->n_outputs; k++) {
-        struct stat out, image;
-        if (!d->outputs[k] || !folder || stat(d->outputs[k], &out) != 0) continue;
-        for (size_t i = 0; i < labels->n; i++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", folder, labels->items[i].name);
-            if (stat(path, &image) == 0 && image.st_dev == out.st_dev &&
-                image.st_ino == out.st_ino) {
+    struct stat out[8], image;
+    int exists[8] = {0}, any = 0, n = d->n_outputs < 8 ? d->n_outputs : 8;
+    for (int k = 0; k < n; k++)
+        any |= exists[k] = d->outputs[k] && stat(d->outputs[k], &out[k]) == 0;
+    for (size_t i = 0; any && folder && i < labels->n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", folder, labels->items[i].name);
+        if (stat(path, &image) != 0) continue;
+        for (int k = 0; k < n; k++)
+            if (exists[k] && image.st_dev == out[k].st_dev && image.st_ino == out[k].st_ino) {
                 fprintf(stderr,
                         "relage %s: %s %s: an image of the dataset, which it would "
                         "replace\n",
                         cmd, d->flags[k], d->outputs[k]);
                 return 0;
             }
-        }
     }
     return 1;
 }

@@ -10,8 +10,8 @@
 
 typedef struct dataset_args {
     const char *labels, *images, *utkface, *aaf, *split;
-    /* the files the command will write, each given by flags[i], NULL where not given: none may
-     * be one of the dataset's images */
+    /* the files the command will write (at most 8), each given by flags[i], NULL where not
+     * given: none may be one of the dataset's images */
     const char *const *outputs, *const *flags;
     int n_outputs;
 } dataset_args;

@@ -70,7 +70,8 @@ static void reopen_closed_streams(void) {
     static const char *const DEVICE[3] = {"/dev/null", "/dev/full", "/dev/null"};
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-            open(DEVICE[fd], fd ? O_WRONLY : O_RDONLY); /* the lowest free descriptor: fd */
+            /* the lowest free descriptor: fd; /dev/null where there is no /dev/full */
+            if (open(DEVICE[fd], fd ? O_WRONLY : O_RDONLY) < 0) open("/dev/null", O_RDWR);
             if (fd == 1) stdout_was_closed = 1;
         }
 }

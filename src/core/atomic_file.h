@@ -4,9 +4,12 @@
  * goes through here.
  *
  * What is replaced: the path itself, or, when it is a symbolic link, the file the link names
- * (the link survives). A path that exists and is not a regular file (a device such as
- * /dev/stdout's target, a pipe, a folder), or a link that names nothing, is refused with an
- * error that says so: renaming over it would replace the device or the link. */
+ * (the link survives). A path that exists and is not a regular file (a device, a pipe, a
+ * folder), a link that names nothing, and the file behind this process's standard streams
+ * (/dev/stdout redirected to a file) are refused with an error that says so: renaming over
+ * them would replace the device, the link or the redirection's file. A replaced file keeps its
+ * mode but not its owner or other hard links (it is a new file); a new file gets 0666 less the
+ * umask, as with open. */
 #ifndef RELAGE_CORE_ATOMIC_FILE_H
 #define RELAGE_CORE_ATOMIC_FILE_H
 
@@ -24,8 +27,7 @@ typedef struct atomic_file {
  * (RELAGE_ERR_IO) as above, naming path. */
 relage_status atomic_file_target(const char *path, char **target);
 
-/* Opens the temporary file for binary writing (mode 0644 before the umask). On failure f is
- * left with nothing to free. */
+/* Opens the temporary file for binary writing. On failure f is left with nothing to free. */
 relage_status atomic_file_begin(atomic_file *f, const char *path);
 
 /* Flushes, syncs and closes the temporary file, renames it over path and syncs the folder; on

@@ -175,6 +175,15 @@ relage_status face_cache_finish(face_cache_writer *w) {
     return st;
 }
 
+void face_cache_discard(face_cache_writer *w) {
+    if (w && w->fp) {
+        fclose(w->fp);
+        w->fp = NULL;
+    }
+    if (w && w->partial) unlink(w->partial);
+    face_cache_abandon(w);
+}
+
 void face_cache_abandon(face_cache_writer *w) {
     if (!w) return;
     if (w->fp) fclose(w->fp);

@@ -64,6 +64,8 @@ relage_status face_cache_sync(face_cache_writer *w);
 relage_status face_cache_finish(face_cache_writer *w);
 /* Closes without finishing: PATH.partial stays for a resume. Accepts NULL. */
 void face_cache_abandon(face_cache_writer *w);
+/* Closes without finishing and removes PATH.partial (nothing worth resuming). Accepts NULL. */
+void face_cache_discard(face_cache_writer *w);
 
 /* ---- reading ---- */
 

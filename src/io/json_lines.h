@@ -8,7 +8,8 @@
 #include "relage.h"
 
 /* Calls each(value, user) for every line of the file at path that parses as JSON, in order;
- * blank and unparsable lines are skipped. Stops at the first status each returns other than
+ * blank and unparsable lines (one holding a NUL byte among them) are skipped, the lines after
+ * them still read. Stops at the first status each returns other than
  * RELAGE_OK and returns it; errors reading the file are file_read_all's (core/file.h). */
 relage_status json_lines_each(const char *path, size_t max_bytes,
                               relage_status (*each)(const cJSON *value, void *user), void *user);
