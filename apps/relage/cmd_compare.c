@@ -245,28 +245,28 @@ static int draw_curves(const run_set *runs, const char *png) {
  * the labels; else prints why (output_path_ok) and returns 0. */
 static int figures_replace_no_input(const char *kde, const char *kde_eps, const char *curves,
                                     const char *const *files, size_t n_files, const char *labels) {
-    static const char *const RECORDS[3] = {"summary.json", "log.jsonl", "test_predictions.csv"};
-    char(*derived)[4096] = calloc(3 * n_files + 1, sizeof *derived);
-    const char **read = calloc(4 * n_files + 1, sizeof *read);
-    int ok = derived && read;
+    char(*derived)[4096] = calloc(RUN_RECORDS * n_files + 1, sizeof *derived);
+    const char **inputs = calloc((RUN_RECORDS + 1) * n_files + 1, sizeof *inputs);
+    int ok = derived && inputs;
     if (!ok) fprintf(stderr, "relage compare: out of memory\n");
     size_t n = 0;
     for (size_t f = 0; ok && f < n_files; f++) {
         struct stat st;
         int folder = stat(files[f], &st) == 0 && S_ISDIR(st.st_mode);
-        read[n++] = files[f];
-        for (int k = 0; folder && k < 3; k++) {
-            snprintf(derived[3 * f + k], sizeof *derived, "%s/%s", files[f], RECORDS[k]);
-            read[n++] = derived[3 * f + k];
+        inputs[n++] = files[f];
+        for (int k = 0; folder && k < RUN_RECORDS; k++) {
+            char *path = derived[RUN_RECORDS * f + k];
+            snprintf(path, sizeof *derived, "%s/%s", files[f], run_records[k]);
+            inputs[n++] = path;
         }
     }
-    if (ok) read[n++] = labels;
+    if (ok) inputs[n++] = labels;
     const char *outputs[3] = {kde, kde_eps, curves};
     static const char *const FLAGS[3] = {"--kde", "--kde-eps", "--curves"};
     for (int k = 0; ok && k < 3; k++)
-        if (outputs[k]) ok = output_path_ok("compare", FLAGS[k], outputs[k], read, (int)n);
+        if (outputs[k]) ok = output_path_ok("compare", FLAGS[k], outputs[k], inputs, (int)n);
     free(derived);
-    free(read);
+    free(inputs);
     return ok;
 }
 

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "inputs.h"
+
 int dataset_option(dataset_args *d, const char *flag, const char *value) {
     const char **slot = strcmp(flag, "--labels") == 0    ? &d->labels
                         : strcmp(flag, "--images") == 0  ? &d->images
@@ -33,7 +35,7 @@ static int outputs_not_images(const dataset_args *d, const char *cmd, const labe
         snprintf(path, sizeof path, "%s/%s", folder, labels->items[i].name);
         if (stat(path, &image) != 0) continue;
         for (int k = 0; k < n; k++)
-            if (exists[k] && image.st_dev == out[k].st_dev && image.st_ino == out[k].st_ino) {
+            if (exists[k] && same_file(&image, &out[k])) {
                 fprintf(stderr,
                         "relage %s: %s %s: an image of the dataset, which it would "
                         "replace\n",

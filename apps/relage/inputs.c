@@ -266,6 +266,10 @@ void drawn_paths_free(char **paths, size_t n) {
     free(paths);
 }
 
+int same_file(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 int output_path_ok(const char *cmd, const char *flag, const char *out, const char *const *inputs,
                    int n) {
     struct stat o, in;
@@ -273,8 +277,7 @@ int output_path_ok(const char *cmd, const char *flag, const char *out, const cha
     if (stat(out, &o) == 0) {
         if (S_ISDIR(o.st_mode)) why = "a folder, not a file";
         for (int i = 0; !why && i < n; i++)
-            if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == o.st_dev &&
-                in.st_ino == o.st_ino)
+            if (inputs[i] && stat(inputs[i], &in) == 0 && same_file(&in, &o))
                 why = "also an input, which it would replace";
     } else {
         char *dir = strdup(out);

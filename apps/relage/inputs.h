@@ -9,6 +9,8 @@
 #include "core/json_write.h"
 #include "data/csv.h"
 
+struct stat;
+
 typedef struct input_list {
     char **paths;
     size_t n, cap;
@@ -34,6 +36,9 @@ relage_status input_read_stdin(char **bytes, size_t *size);
  * not a folder that can be made. Free with drawn_paths_free. */
 char **drawn_paths(const input_list *list, const char *dir, const char *cmd);
 void drawn_paths_free(char **paths, size_t n);
+
+/* 1 when a and b, as stat(2) gives them, are the same file, whatever their paths. */
+int same_file(const struct stat *a, const struct stat *b);
 
 /* 1 when out can be written as a file: not a folder, in a folder that exists, and none of the
  * n inputs (the same file; NULL entries skipped), which it would replace. Else prints why

@@ -97,10 +97,12 @@ static relage_status add_val_mae(const cJSON *epoch_obj, void *run) {
     return RELAGE_OK;
 }
 
+const char *const run_records[RUN_RECORDS] = {"summary.json", "log.jsonl", "test_predictions.csv"};
+
 /* A run folder's log.jsonl, one JSON object per epoch; absent or unreadable lines add nothing. */
 static relage_status read_log(run_result *r, const char *dir) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/log.jsonl", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, run_records[RUN_LOG]);
     if (access(path, R_OK) != 0) return RELAGE_OK;
     return json_lines_each(path, (size_t)64 << 20, add_val_mae, r);
 }
@@ -121,7 +123,7 @@ static relage_status check_metrics(const run_result *r, const char *path) {
  * present, test_predictions.csv. */
 static relage_status read_run_folder(run_set *set, const char *dir) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, run_records[RUN_SUMMARY]);
     char *text = NULL;
     size_t size = 0;
     relage_status st = file_read_text(path, (size_t)1 << 20, &text, &size);
@@ -149,7 +151,7 @@ static relage_status read_run_folder(run_set *set, const char *dir) {
     r.test_eps = cJSON_IsNumber(eps) ? eps->valuedouble : (double)NAN;
     cJSON_Delete(o);
     if ((st = check_metrics(&r, path)) != RELAGE_OK) return st;
-    snprintf(path, sizeof path, "%s/test_predictions.csv", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, run_records[RUN_PREDICTIONS]);
     prediction_set preds;
     if (access(path, R_OK) == 0) {
         if ((st = prediction_set_read(&preds, path)) != RELAGE_OK) return st;

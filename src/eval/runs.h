@@ -35,6 +35,11 @@ typedef struct run_set {
  * to compare implementations of one model. Errors name the file and the run. */
 relage_status run_set_read(run_set *set, const char *path, const char *source);
 
+/* The records run_set_read reads from a run folder: its summary, its per-epoch log and its test
+ * predictions. */
+enum { RUN_SUMMARY, RUN_LOG, RUN_PREDICTIONS, RUN_RECORDS };
+extern const char *const run_records[RUN_RECORDS];
+
 /* Keeps the runs whose model is one of the comma-separated names; a name that matches no run is
  * RELAGE_ERR_INVALID_ARG listing the models there are. */
 relage_status run_set_keep_models(run_set *set, const char *names);
