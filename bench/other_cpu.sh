@@ -2,26 +2,37 @@
 # The speed benchmarks on another x86-64 machine that has no build tools or -dev libraries (the
 # lent accelerator machines, for their CPUs), pinned to 2 physical cores like the machine the
 # goals were set on.
-#   bench/other_cpu.sh pack DIR           here: the built programs, the shared libraries they
+#   bench/other_cpu.sh pack DIR [BEFORE]  here: the built programs, the shared libraries they
 #                                         need (not the C runtime; oneDNN xz-compressed), the peer
-#                                         script, the MTCNN weights and the detection photos
+#                                         script, the MTCNN weights and the detection photos and
+#                                         their reference detections (for test_mtcnn); with
+#                                         BEFORE, another build folder (e.g. of the last commit),
+#                                         whose bench_detect and bench_predict the ab part times
 #   bench/other_cpu.sh run DIR OUT [PYTHON [PARTS]]   there: machine facts and PARTS (default all:
-#                                         tests,predict,detect,fp32,bf16,ceilings,profile):
-#                                         test_dnnl, bench_predict, bench_detect, the suite's rows
-#                                         against PyTorch (PYTHON holds it) in fp32 and bf16,
-#                                         oneDNN's primitives alone (convbench) beside relage, and
-#                                         oneDNN's verbose timings per primitive kind
-# Results (appended): OUT/cpu.txt, OUT/log.txt, OUT/test_dnnl.txt, OUT/predict.jsonl,
-# OUT/detect.jsonl, OUT/suite.jsonl, OUT/kernels.txt (the oneDNN kernels one iteration ran),
-# OUT/ceilings.txt, OUT/profile-verbose.txt.
+#                                         tests,predict,detect,fp32,bf16,ceilings,profile; also
+#                                         ab): test_dnnl, test_conv2d_direct and test_mtcnn,
+#                                         bench_predict, bench_detect, the suite's rows against
+#                                         PyTorch (PYTHON holds it) in fp32 and bf16, oneDNN's
+#                                         primitives alone (convbench) beside relage, oneDNN's
+#                                         verbose timings per primitive kind, and (ab) BEFORE's
+#                                         and this build's bench_detect and bench_predict on the
+#                                         astronaut photo, alternated over 8 rounds
+# Results (appended): OUT/cpu.txt, OUT/log.txt, OUT/test_dnnl.txt, OUT/tests.txt,
+# OUT/predict.jsonl, OUT/detect.jsonl, OUT/suite.jsonl, OUT/kernels.txt (the oneDNN kernels one
+# iteration ran), OUT/ceilings.txt, OUT/profile-verbose.txt, OUT/ab.jsonl (each line with its
+# "build" and "round") and OUT/ab-summary.txt (bench/ab_summary.py).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RELAGE_SHARED:-$root/../shared}
 
 pack() {
-    local d=$1
-    mkdir -p "$d/bin" "$d/lib" "$d/detect"
-    cp "$root"/build/{relage,bench_detect,bench_predict,test_dnnl} "$d/bin/"
+    local d=$1 before=${2:-}
+    mkdir -p "$d/bin" "$d/lib" "$d/detect" "$d/shared/data" "$d/shared/models/mtcnn"
+    cp "$root"/build/{relage,bench_detect,bench_predict,test_dnnl,test_conv2d_direct,test_mtcnn} "$d/bin/"
+    if [ -n "$before" ]; then
+        cp "$before/bench_detect" "$d/bin/bench_detect.before"
+        cp "$before/bench_predict" "$d/bin/bench_predict.before"
+    fi
     gcc -O2 -std=c11 -fopenmp "$shared/reference/onednn/convbench.c" -o "$d/bin/convbench" -ldnnl -lm
     ldd "$root/build/relage" | awk '$3 ~ /^\// {print $3}' |
         grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz)\.so' | while read -r lib; do
@@ -30,6 +41,8 @@ pack() {
     done
     cp "$shared/reference/cpu_peer_bench.py" "$d/"
     cp -r "$shared/models/mtcnn/face-api-tfjs" "$d/mtcnn"
+    cp -r "$shared/models/mtcnn/face-api-tfjs" "$d/shared/models/mtcnn/"
+    cp -r "$shared/data/detect" "$d/shared/data/"
     cp "$shared"/data/detect/images/{ivan,pexels}*.jpg "$d/detect/"
     local aaf=("$shared"/data/detect/images/aaf_*.jpg)
     cp "${aaf[@]:0:40}" "$d/detect/"
@@ -84,6 +97,18 @@ run() {
     if has tests; then
         lib timeout 150 "$d/bin/test_dnnl" > "$out/test_dnnl.txt" 2>&1 || echo "test_dnnl failed: $?" >> "$out/log.txt"
         grep -E 'bf16|checks' "$out/test_dnnl.txt" | tail -12 >> "$out/log.txt" || true
+        # test_mtcnn finds the photos at the shared folder beside the checkout it was built in
+        local shared_there
+        shared_there=$(grep -a -o -m1 '/[^[:cntrl:]]*/tests/fixtures/\.\./\.\./\.\./shared' "$d/bin/test_mtcnn" |
+            head -1 || true)
+        shared_there=${shared_there:+$(realpath -m "$shared_there")}
+        if [ -n "$shared_there" ] && [ ! -e "$shared_there" ]; then
+            mkdir -p "$(dirname "$shared_there")" && ln -s "$(realpath "$d")/shared" "$shared_there"
+        fi
+        for t in test_conv2d_direct test_mtcnn; do
+            lib timeout 120 "$d/bin/$t" >> "$out/tests.txt" 2>&1 || echo "$t failed: $?" >> "$out/log.txt"
+        done
+        grep -E 'checks' "$out/tests.txt" >> "$out/log.txt" || true
     fi
     if has predict; then
         lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" "$root/examples/astronaut.png" \
@@ -92,6 +117,25 @@ run() {
     if has detect; then
         lib "$d/bin/bench_detect" --mtcnn "$d/mtcnn" --threads 2 --json "$d"/detect/*.jpg \
             "$root/examples/astronaut.png" >> "$out/detect.jsonl" 2>> "$out/log.txt" || echo "detect failed" >> "$out/log.txt"
+    fi
+    if has ab && [ -x "$d/bin/bench_detect.before" ]; then # the same photo, builds alternated
+        local r b
+        for r in 1 2 3 4 5 6 7 8; do
+            local order="before after"
+            [ $((r % 2)) = 0 ] && order="after before" # neither build always runs first
+            for b in $order; do
+                local x=${b/after/}
+                lib "$d/bin/bench_detect${x:+.before}" --mtcnn "$d/mtcnn" --threads 2 --reps 21 \
+                    --json "$root/examples/astronaut.png" 2>> "$out/log.txt" |
+                    sed "s/^{/{\"build\":\"$b\",\"round\":$r,/" >> "$out/ab.jsonl" ||
+                    echo "ab: bench_detect ($b) failed" >> "$out/log.txt"
+                lib "$d/bin/bench_predict${x:+.before}" "$root/models/relage-default.safetensors" \
+                    "$root/examples/astronaut.png" --mtcnn "$d/mtcnn" --reps 21 --json 2>> "$out/log.txt" |
+                    sed "s/^{/{\"build\":\"$b\",\"round\":$r,/" >> "$out/ab.jsonl" ||
+                    echo "ab: bench_predict ($b) failed" >> "$out/log.txt"
+            done
+        done
+        "$py" "$root/bench/ab_summary.py" "$out/ab.jsonl" | tee "$out/ab-summary.txt" >> "$out/log.txt"
     fi
     if has fp32; then
         kernels fp32 --arch resnet50 --batch 1
@@ -129,7 +173,7 @@ run() {
 }
 
 case ${1:-} in
-pack) pack "$2" ;;
+pack) pack "$2" "${3:-}" ;;
 run) run "$2" "$3" "${4:-python3}" "${5:-tests,predict,detect,fp32,bf16,ceilings,profile}" ;;
 *) sed -n '2,11p' "$0" >&2; exit 2 ;;
 esac
