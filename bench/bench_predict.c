@@ -2,7 +2,8 @@
  * loading, one image from decode to ages (relage_predict_file: decode, detect, crop, forward),
  * medians over repetitions. The goals (2 cores): load <= 300 ms; a 512x512 photo with one face
  * <= 30 ms.
- *   build/bench_predict MODEL IMAGE [--reps N] [--mtcnn DIR] [--detector NAME] [--json] */
+ *   build/bench_predict MODEL IMAGE [--reps N] [--mtcnn DIR] [--detector NAME]
+ *                       [--precision fp32|bf16] [--json] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s MODEL IMAGE [--reps N] [--mtcnn DIR] [--detector NAME] "
-                "[--json]\n",
+                "[--precision fp32|bf16] [--json]\n",
                 argv[0]);
         return 2;
     }
@@ -31,6 +32,8 @@ int main(int argc, char **argv) {
             opt.mtcnn_dir = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--detector") == 0)
             opt.detector = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--precision") == 0)
+            opt.precision = argv[++i];
         else {
             fprintf(stderr, "bench_predict: bad option %s\n", argv[i]);
             return 2;
@@ -66,9 +69,10 @@ int main(int argc, char **argv) {
     stats_sort(load, (size_t)reps);
     stats_sort(run, (size_t)reps);
     if (json)
-        printf("{\"image\":\"%s\",\"load_ms\":%.1f,\"predict_ms\":%.2f,\"predict_min_ms\":%.2f,"
-               "\"faces\":%zu,\"reps\":%d,\"notes\":\"%s\"}\n",
-               image, 1e3 * load[reps / 2], 1e3 * run[reps / 2], 1e3 * run[0], faces, reps,
+        printf("{\"image\":\"%s\",\"precision\":\"%s\",\"load_ms\":%.1f,\"predict_ms\":%.2f,"
+               "\"predict_min_ms\":%.2f,\"faces\":%zu,\"age\":%.3f,\"reps\":%d,\"notes\":\"%s\"}\n",
+               image, opt.precision ? opt.precision : "fp32", 1e3 * load[reps / 2],
+               1e3 * run[reps / 2], 1e3 * run[0], faces, (double)age, reps,
                relage_predictor_notes(p));
     else
         printf("%s: load %.1f ms, predict %.2f ms (median of %d, min %.2f), %zu face(s), first "

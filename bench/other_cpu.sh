@@ -16,11 +16,16 @@
 #                                         primitives alone (convbench) beside relage, oneDNN's
 #                                         verbose timings per primitive kind, and (ab) BEFORE's
 #                                         and this build's bench_detect and bench_predict on the
-#                                         astronaut photo, alternated over 8 rounds
+#                                         astronaut photo, alternated over 8 rounds; and
+#                                         (precision) bench_predict in fp32 and bf16, alternated
+#                                         over 8 rounds, and relage eval of the default model in
+#                                         both on the face caches packed (CACHES="A.rlg ...",
+#                                         xz-compressed)
 # Results (appended): OUT/cpu.txt, OUT/log.txt, OUT/test_dnnl.txt, OUT/tests.txt,
 # OUT/predict.jsonl, OUT/detect.jsonl, OUT/suite.jsonl, OUT/kernels.txt (the oneDNN kernels one
 # iteration ran), OUT/ceilings.txt, OUT/profile-verbose.txt, OUT/ab.jsonl (each line with its
-# "build" and "round") and OUT/ab-summary.txt (bench/ab_summary.py).
+# "build" and "round"), OUT/ab-summary.txt (bench/ab_summary.py), OUT/precision.jsonl,
+# OUT/eval-CACHE-PRECISION.json and OUT/pred-CACHE-PRECISION.csv.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RELAGE_SHARED:-$root/../shared}
@@ -38,6 +43,11 @@ pack() {
         grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz)\.so' | while read -r lib; do
         if [[ $lib == *libdnnl* ]]; then xz -T2 -6 -c "$lib" > "$d/lib/$(basename "$lib").xz"
         else cp -L "$lib" "$d/lib/"; fi
+    done
+    local c
+    for c in ${CACHES:-}; do
+        mkdir -p "$d/caches"
+        xz -T2 -6 -c "$c" > "$d/caches/$(basename "$c").xz"
     done
     cp "$shared/reference/cpu_peer_bench.py" "$d/"
     cp -r "$shared/models/mtcnn/face-api-tfjs" "$d/mtcnn"
@@ -136,6 +146,31 @@ run() {
             done
         done
         "$py" "$root/bench/ab_summary.py" "$out/ab.jsonl" | tee "$out/ab-summary.txt" >> "$out/log.txt"
+    fi
+    if has precision; then # the network in fp32 and in bf16: speed, and accuracy on the caches
+        local r p c name
+        for r in 1 2 3 4 5 6 7 8; do
+            local order="fp32 bf16"
+            [ $((r % 2)) = 0 ] && order="bf16 fp32"
+            for p in $order; do
+                lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" \
+                    "$root/examples/astronaut.png" --mtcnn "$d/mtcnn" --precision "$p" --reps 21 \
+                    --json 2>> "$out/log.txt" | sed "s/^{/{\"round\":$r,/" >> "$out/precision.jsonl" ||
+                    echo "precision: bench_predict ($p) failed" >> "$out/log.txt"
+            done
+        done
+        for c in "$d"/caches/*.rlg.xz; do
+            [ -e "$c" ] || continue
+            name=$(basename "$c" .rlg.xz)
+            "$py" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+                "$c" "/tmp/$name.rlg"
+            for p in fp32 bf16; do
+                lib "$d/bin/relage" eval --model "$root/models/relage-default.safetensors" \
+                    --cache "/tmp/$name.rlg" --precision "$p" --threads 2 --json \
+                    --out "$out/pred-$name-$p.csv" > "$out/eval-$name-$p.json" 2>> "$out/log.txt" ||
+                    echo "precision: eval $name ($p) failed" >> "$out/log.txt"
+            done
+        done
     fi
     if has fp32; then
         kernels fp32 --arch resnet50 --batch 1
