@@ -4,13 +4,14 @@
 # goals were set on.
 #   bench/other_cpu.sh pack DIR [BEFORE]  here: the built programs, the shared libraries they
 #                                         need (not the C runtime; oneDNN xz-compressed), the peer
-#                                         script, the MTCNN weights and the detection photos and
-#                                         their reference detections (for test_mtcnn); with
+#                                         script, the MTCNN weights, the detection photos and
+#                                         their reference detections (for test_mtcnn), the
+#                                         cascade (for tests that use it); with
 #                                         BEFORE, another build folder (e.g. of the last commit),
 #                                         whose bench_detect and bench_predict the ab part times
 #   bench/other_cpu.sh run DIR OUT [PYTHON [PARTS]]   there: machine facts and PARTS (default all:
 #                                         tests,predict,detect,fp32,bf16,ceilings,profile; also
-#                                         ab): test_dnnl, test_conv2d_direct and test_mtcnn,
+#                                         ab): test_dnnl and the other unit tests (test_*),
 #                                         bench_predict, bench_detect, the suite's rows against
 #                                         PyTorch (PYTHON holds it) in fp32 and bf16, oneDNN's
 #                                         primitives alone (convbench) beside relage, oneDNN's
@@ -33,7 +34,8 @@ shared=${RELAGE_SHARED:-$root/../shared}
 pack() {
     local d=$1 before=${2:-}
     mkdir -p "$d/bin" "$d/lib" "$d/detect" "$d/shared/data" "$d/shared/models/mtcnn"
-    cp "$root"/build/{relage,bench_detect,bench_predict,test_dnnl,test_conv2d_direct,test_mtcnn} "$d/bin/"
+    cp "$root"/build/{relage,bench_detect,bench_predict} "$root"/build/test_* "$d/bin/"
+    cp /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml "$d/"
     if [ -n "$before" ]; then
         cp "$before/bench_detect" "$d/bin/bench_detect.before"
         cp "$before/bench_predict" "$d/bin/bench_predict.before"
@@ -115,8 +117,11 @@ run() {
         if [ -n "$shared_there" ] && [ ! -e "$shared_there" ]; then
             mkdir -p "$(dirname "$shared_there")" && ln -s "$(realpath "$d")/shared" "$shared_there"
         fi
-        for t in test_conv2d_direct test_mtcnn; do
-            lib timeout 120 "$d/bin/$t" >> "$out/tests.txt" 2>&1 || echo "$t failed: $?" >> "$out/log.txt"
+        local cascade=/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml t
+        [ -e "$cascade" ] || { mkdir -p "$(dirname "$cascade")" && cp "$d/${cascade##*/}" "$cascade"; }
+        for t in "$d"/bin/test_*; do
+            [ "${t##*/}" = test_dnnl ] && continue
+            lib timeout 120 "$t" >> "$out/tests.txt" 2>&1 || echo "${t##*/} failed: $?" >> "$out/log.txt"
         done
         grep -E 'checks' "$out/tests.txt" >> "$out/log.txt" || true
     fi

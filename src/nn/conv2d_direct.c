@@ -1,12 +1,12 @@
 /* Direct convolution with fused bias and PReLU (contract in conv2d_direct.h).
  *
  * The column matrix (im2col) is built one panel of TILE_COLS columns at a time, which stays in
- * L1/L2 while every block of TILE_ROWS output channels is multiplied with it by conv_tile, a
- * register tile of TILE_ROWS x TILE_COLS accumulators. Packed weights are
+ * L1/L2 while every block of TILE_ROWS output channels is multiplied with it by a register tile
+ * of TILE_ROWS x TILE_COLS accumulators (the one for this CPU: conv_tile). Packed weights are
  * (ceil(OC / TILE_ROWS), C*K*K, TILE_ROWS), zero-padded, so a block's weights for one column
  * row are adjacent; a 3x3 layer's Winograd weights follow them. Wide 3x3 layers take Winograd's
  * F(2x2, 3x3) (winograd_rows_forward), whose 16 products per tile are 16 small matrix products
- * done by the same conv_tile. GCC vector types, cloned for x86-64-v3 (AVX2 + FMA) and the
+ * done by the same tile. GCC vector types, cloned for x86-64-v3 (AVX2 + FMA) and the
  * baseline, and the tile also for x86-64-v4 (AVX-512). */
 #include "nn/conv2d_direct.h"
 
