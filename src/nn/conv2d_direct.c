@@ -156,8 +156,8 @@ conv_tile_256(size_t K, const float *a, const float *b, float *out, size_t ldo, 
 }
 
 /* conv_tile_256 with AVX-512: a row's 24 columns in one 16-wide and one 8-wide register, two
- * FMAs per row and k instead of three. The same products summed in the same order with FMA, so
- * the same bits as the x86-64-v3 clone. */
+ * FMAs per row and k instead of three; the products summed in the same order, with FMA, as in
+ * the x86-64-v3 clone. */
 __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast"))) static void
 conv_tile_512(size_t K, const float *a, const float *b, float *out, size_t ldo, int rows, int cols,
               const float *bias, const float *alpha) {
