@@ -33,7 +33,7 @@ shared=${RELAGE_SHARED:-$root/../shared}
 
 pack() {
     local d=$1 before=${2:-}
-    mkdir -p "$d/bin" "$d/lib" "$d/detect" "$d/shared/data" "$d/shared/models/mtcnn"
+    mkdir -p "$d/bin" "$d/lib" "$d/shared/data" "$d/shared/models/mtcnn"
     cp "$root"/build/{relage,bench_detect,bench_predict} "$root"/build/test_* "$d/bin/"
     cp /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml "$d/"
     if [ -n "$before" ]; then
@@ -52,21 +52,21 @@ pack() {
         xz -T2 -6 -c "$c" > "$d/caches/$(basename "$c").xz"
     done
     cp "$shared/reference/cpu_peer_bench.py" "$d/"
-    cp -r "$shared/models/mtcnn/face-api-tfjs" "$d/mtcnn"
     cp -r "$shared/models/mtcnn/face-api-tfjs" "$d/shared/models/mtcnn/"
     cp -r "$shared/data/detect" "$d/shared/data/"
-    cp "$shared"/data/detect/images/{ivan,pexels}*.jpg "$d/detect/"
-    local aaf=("$shared"/data/detect/images/aaf_*.jpg)
-    cp "${aaf[@]:0:40}" "$d/detect/"
     du -sh "$d"
 }
 
 run() {
     local d=$1 out=$2 py=$3 parts=$4
+    local mtcnn=$d/shared/models/mtcnn/face-api-tfjs photos=$d/shared/data/detect/images
     mkdir -p "$out"
+    unxz() { "$py" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; }
+    # ROUND A B: "A B" in odd rounds, "B A" in even ones, so that neither always runs first
+    alternated() { if [ $(($1 % 2)) = 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi; }
+    tagged() { sed "s/^{/{$1,/"; } # JSON lines with the fields $1 added in front
     for f in "$d"/lib/*.xz; do
-        [ -e "${f%.xz}" ] || "$py" -c 'import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
-            "$f" > "${f%.xz}"
+        [ -e "${f%.xz}" ] || unxz "$f" > "${f%.xz}"
     done
     printf '#!/bin/sh\nLD_LIBRARY_PATH=%q exec %q "$@"\n' "$d/lib" "$d/bin/relage" > "$d/bin/relage.sh"
     chmod +x "$d/bin/relage.sh"
@@ -127,26 +127,25 @@ run() {
     fi
     if has predict; then
         lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" "$root/examples/astronaut.png" \
-            --mtcnn "$d/mtcnn" --json >> "$out/predict.jsonl" 2>> "$out/log.txt" || echo "predict failed" >> "$out/log.txt"
+            --mtcnn "$mtcnn" --json >> "$out/predict.jsonl" 2>> "$out/log.txt" || echo "predict failed" >> "$out/log.txt"
     fi
     if has detect; then
-        lib "$d/bin/bench_detect" --mtcnn "$d/mtcnn" --threads 2 --json "$d"/detect/*.jpg \
+        local aaf=("$photos"/aaf_*.jpg)
+        lib "$d/bin/bench_detect" --mtcnn "$mtcnn" --threads 2 --json "${aaf[@]:0:40}" "$photos"/{ivan,pexels}*.jpg \
             "$root/examples/astronaut.png" >> "$out/detect.jsonl" 2>> "$out/log.txt" || echo "detect failed" >> "$out/log.txt"
     fi
     if has ab && [ -x "$d/bin/bench_detect.before" ]; then # the same photo, builds alternated
         local r b
         for r in 1 2 3 4 5 6 7 8; do
-            local order="before after"
-            [ $((r % 2)) = 0 ] && order="after before" # neither build always runs first
-            for b in $order; do
+            for b in $(alternated $r before after); do
                 local x=${b/after/}
-                lib "$d/bin/bench_detect${x:+.before}" --mtcnn "$d/mtcnn" --threads 2 --reps 21 \
+                lib "$d/bin/bench_detect${x:+.before}" --mtcnn "$mtcnn" --threads 2 --reps 21 \
                     --json "$root/examples/astronaut.png" 2>> "$out/log.txt" |
-                    sed "s/^{/{\"build\":\"$b\",\"round\":$r,/" >> "$out/ab.jsonl" ||
+                    tagged "\"build\":\"$b\",\"round\":$r" >> "$out/ab.jsonl" ||
                     echo "ab: bench_detect ($b) failed" >> "$out/log.txt"
                 lib "$d/bin/bench_predict${x:+.before}" "$root/models/relage-default.safetensors" \
-                    "$root/examples/astronaut.png" --mtcnn "$d/mtcnn" --reps 21 --json 2>> "$out/log.txt" |
-                    sed "s/^{/{\"build\":\"$b\",\"round\":$r,/" >> "$out/ab.jsonl" ||
+                    "$root/examples/astronaut.png" --mtcnn "$mtcnn" --reps 21 --json 2>> "$out/log.txt" |
+                    tagged "\"build\":\"$b\",\"round\":$r" >> "$out/ab.jsonl" ||
                     echo "ab: bench_predict ($b) failed" >> "$out/log.txt"
             done
         done
@@ -155,20 +154,17 @@ run() {
     if has precision; then # the network in fp32 and in bf16: speed, and accuracy on the caches
         local r p c name
         for r in 1 2 3 4 5 6 7 8; do
-            local order="fp32 bf16"
-            [ $((r % 2)) = 0 ] && order="bf16 fp32"
-            for p in $order; do
+            for p in $(alternated $r fp32 bf16); do
                 lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" \
-                    "$root/examples/astronaut.png" --mtcnn "$d/mtcnn" --precision "$p" --reps 21 \
-                    --json 2>> "$out/log.txt" | sed "s/^{/{\"round\":$r,/" >> "$out/precision.jsonl" ||
+                    "$root/examples/astronaut.png" --mtcnn "$mtcnn" --precision "$p" --reps 21 \
+                    --json 2>> "$out/log.txt" | tagged "\"round\":$r" >> "$out/precision.jsonl" ||
                     echo "precision: bench_predict ($p) failed" >> "$out/log.txt"
             done
         done
         for c in "$d"/caches/*.rlg.xz; do
             [ -e "$c" ] || continue
             name=$(basename "$c" .rlg.xz)
-            "$py" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-                "$c" "/tmp/$name.rlg"
+            unxz "$c" > "/tmp/$name.rlg"
             for p in fp32 bf16; do
                 lib "$d/bin/relage" eval --model "$root/models/relage-default.safetensors" \
                     --cache "/tmp/$name.rlg" --precision "$p" --threads 2 --json \
@@ -215,5 +211,5 @@ run() {
 case ${1:-} in
 pack) pack "$2" "${3:-}" ;;
 run) run "$2" "$3" "${4:-python3}" "${5:-tests,predict,detect,fp32,bf16,ceilings,profile}" ;;
-*) sed -n '2,11p' "$0" >&2; exit 2 ;;
+*) sed -n '/^set /q; 2,$p' "$0" >&2; exit 2 ;;
 esac
