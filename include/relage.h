@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define RELAGE_VERSION "0.1.0"
+/* ---- 1. Status codes and error text ---- */
 
 typedef enum relage_status {
     RELAGE_OK = 0,
@@ -54,6 +54,10 @@ const char *relage_last_error(void);
 /* Short constant name of a status, e.g. "format error". */
 const char *relage_status_string(relage_status status);
 
+/* ---- 2. Version ---- */
+
+#define RELAGE_VERSION "0.1.0"
+
 /* The library version, RELAGE_VERSION of the build that is linked. */
 const char *relage_version(void);
 
@@ -66,6 +70,9 @@ const char *relage_version(void);
 
 typedef struct relage_predictor relage_predictor;
 
+/* Start from relage_predictor_default_options() (or pass NULL) and change what you need: the
+ * "(default)" values below are that function's; a zeroed struct is not the defaults (its
+ * max_faces 0 is refused with RELAGE_ERR_INVALID_ARG, its all_faces 0 keeps the largest face). */
 typedef struct relage_predictor_options {
     const char *mtcnn_dir; /* MTCNN weights folder (an error if it lacks them); NULL:
                               $RELAGE_MTCNN, then ~/.local/share/relage/mtcnn */
