@@ -104,6 +104,16 @@ static int draw_scatter(const label_set *labels, const prediction_set *preds, co
     return st == RELAGE_OK;
 }
 
+/* One row of the text table: name, n, MAE and epsilon ("-" where the labels carry no vote
+ * spread, as real ages do). */
+static void print_group_row(const char *name, const eval_group *e) {
+    printf("%-8s %6zu %8.3f ", name, e->n, e->mae);
+    if (isnan(e->eps))
+        printf("%8s\n", "-");
+    else
+        printf("%8.4f\n", e->eps);
+}
+
 /* ,"gender":{"0":{...},"1":{...}} for the codes present; nothing when none is. */
 static void print_attribute_json(const char *key, const eval_group *groups, int n) {
     int first = 1;
@@ -447,20 +457,22 @@ int cmd_eval(int argc, char **argv) {
         print_attribute_json("race", r.race, 5);
         printf("}\n");
     } else {
-        printf("%zu images: MAE %.3f, epsilon-error %.4f", r.n, r.mae, r.eps);
+        printf("%zu images: MAE %.3f, epsilon-error ", r.n, r.mae);
+        if (isnan(r.eps))
+            printf("- (no vote spreads: real ages)");
+        else
+            printf("%.4f", r.eps);
         if (r.n_real) printf(", MAE vs real age %.3f", r.mae_real);
         printf("\n%zu labelled images without a prediction%s, %zu predictions without a label\n",
                r.n_missing, challenge ? " (counted as epsilon 1)" : "", r.n_extra);
         printf("%-8s %6s %8s %8s\n", "age", "n", "MAE", "epsilon");
         for (int g = 0; g < AGE_GROUPS; g++)
-            if (r.groups[g].n)
-                printf("%-8s %6zu %8.3f %8.4f\n", GROUPS[g], r.groups[g].n, r.groups[g].mae,
-                       r.groups[g].eps);
+            if (r.groups[g].n) print_group_row(GROUPS[g], &r.groups[g]);
         for (int g = 0; g < 7; g++) {
             const eval_group *e = g < 2 ? &r.gender[g] : &r.race[g - 2];
-            if (e->n)
-                printf("%-6s %d %6zu %8.3f %8.4f\n", g < 2 ? "gender" : "race", g < 2 ? g : g - 2,
-                       e->n, e->mae, e->eps);
+            char name[16];
+            snprintf(name, sizeof name, "%s %d", g < 2 ? "gender" : "race", g < 2 ? g : g - 2);
+            if (e->n) print_group_row(name, e);
         }
     }
     size_t *match = NULL;
