@@ -2,7 +2,7 @@
 """Markdown tables for the model card from `relage eval --json` outputs (train.sh's eval-*.json).
 
     card_tables.py DIR [SHIPPED]   (DIR holds eval-<model>-<set>.json; SHIPPED: the shipped
-                                   model's tag, default mixed-f16)
+                                   model's tag, default v2-f16)
 
 Prints the overall table (every model and set) and, for the shipped model, the breakdowns
 by age group, gender and race that the labels carry (UTKFace codes: gender 0 male, 1 female;
@@ -26,7 +26,7 @@ def num(v, digits):
 
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "."
-    shipped = sys.argv[2] if len(sys.argv) > 2 else "mixed-f16"
+    shipped = sys.argv[2] if len(sys.argv) > 2 else "v2-f16"
     runs = {}
     for path in sorted(glob.glob(os.path.join(folder, "eval-*.json"))):
         name = os.path.basename(path)[len("eval-"):-len(".json")]
