@@ -3,7 +3,8 @@
  * medians over repetitions. The goals (2 cores): load <= 300 ms; a 512x512 photo with one face
  * <= 30 ms.
  *   build/bench_predict MODEL IMAGE [--reps N] [--mtcnn DIR] [--detector NAME]
- *                       [--precision fp32|bf16] [--json] */
+ *                       [--precision fp32|bf16] [--flip] [--json]
+ * (--flip: test-time flip averaging, what it costs) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr,
                 "usage: %s MODEL IMAGE [--reps N] [--mtcnn DIR] [--detector NAME] "
-                "[--precision fp32|bf16] [--json]\n",
+                "[--precision fp32|bf16] [--flip] [--json]\n",
                 argv[0]);
         return 2;
     }
@@ -26,6 +27,8 @@ int main(int argc, char **argv) {
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp(argv[i], "--flip") == 0)
+            opt.flip = 1;
         else if (i + 1 < argc && strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[++i]);
         else if (i + 1 < argc && strcmp(argv[i], "--mtcnn") == 0)
@@ -69,9 +72,10 @@ int main(int argc, char **argv) {
     stats_sort(load, (size_t)reps);
     stats_sort(run, (size_t)reps);
     if (json)
-        printf("{\"image\":\"%s\",\"precision\":\"%s\",\"load_ms\":%.1f,\"predict_ms\":%.2f,"
-               "\"predict_min_ms\":%.2f,\"faces\":%zu,\"age\":%.3f,\"reps\":%d,\"notes\":\"%s\"}\n",
-               image, opt.precision ? opt.precision : "fp32", 1e3 * load[reps / 2],
+        printf("{\"image\":\"%s\",\"precision\":\"%s\",\"flip\":%d,\"load_ms\":%.1f,"
+               "\"predict_ms\":%.2f,\"predict_min_ms\":%.2f,\"faces\":%zu,\"age\":%.3f,\"reps\":%d,"
+               "\"notes\":\"%s\"}\n",
+               image, opt.precision ? opt.precision : "fp32", opt.flip, 1e3 * load[reps / 2],
                1e3 * run[reps / 2], 1e3 * run[0], faces, (double)age, reps,
                relage_predictor_notes(p));
     else

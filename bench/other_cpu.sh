@@ -11,7 +11,7 @@
 #                                         whose bench_detect and bench_predict the ab part times
 #   bench/other_cpu.sh run DIR OUT [PYTHON [PARTS]]   there: machine facts and PARTS (default all:
 #                                         tests,predict,detect,fp32,bf16,ceilings,profile; also
-#                                         ab): test_dnnl and the other unit tests (test_*),
+#                                         ab, precision, flip): test_dnnl and the other unit tests (test_*),
 #                                         bench_predict, bench_detect, the suite's rows against
 #                                         PyTorch (PYTHON holds it) in fp32 and bf16, oneDNN's
 #                                         primitives alone (convbench) beside relage, oneDNN's
@@ -21,12 +21,13 @@
 #                                         (precision) bench_predict in fp32 and bf16, alternated
 #                                         over 8 rounds, and relage eval of the default model in
 #                                         both on the face caches packed (CACHES="A.rlg ...",
-#                                         xz-compressed)
+#                                         xz-compressed); and (flip) bench_predict without and
+#                                         with --flip, alternated over 8 rounds
 # Results (appended): OUT/cpu.txt, OUT/log.txt, OUT/test_dnnl.txt, OUT/tests.txt,
 # OUT/predict.jsonl, OUT/detect.jsonl, OUT/suite.jsonl, OUT/kernels.txt (the oneDNN kernels one
 # iteration ran), OUT/ceilings.txt, OUT/profile-verbose.txt, OUT/ab.jsonl (each line with its
 # "build" and "round"), OUT/ab-summary.txt (bench/ab_summary.py), OUT/precision.jsonl,
-# OUT/eval-CACHE-PRECISION.json and OUT/pred-CACHE-PRECISION.csv.
+# OUT/eval-CACHE-PRECISION.json, OUT/pred-CACHE-PRECISION.csv and OUT/flip.jsonl.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RELAGE_SHARED:-$root/../shared}
@@ -170,6 +171,19 @@ run() {
                     --cache "/tmp/$name.rlg" --precision "$p" --threads 2 --json \
                     --out "$out/pred-$name-$p.csv" > "$out/eval-$name-$p.json" 2>> "$out/log.txt" ||
                     echo "precision: eval $name ($p) failed" >> "$out/log.txt"
+            done
+        done
+    fi
+    if has flip; then # what test-time flip averaging costs per photo
+        local r f
+        for r in 1 2 3 4 5 6 7 8; do
+            for f in $(alternated $r off on); do
+                local flag=()
+                [ "$f" = on ] && flag=(--flip)
+                lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" \
+                    "$root/examples/astronaut.png" --mtcnn "$mtcnn" "${flag[@]}" --reps 21 --json \
+                    2>> "$out/log.txt" | tagged "\"round\":$r" >> "$out/flip.jsonl" ||
+                    echo "flip: bench_predict ($f) failed" >> "$out/log.txt"
             done
         done
     fi
