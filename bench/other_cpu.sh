@@ -66,6 +66,22 @@ run() {
     # ROUND A B: "A B" in odd rounds, "B A" in even ones, so that neither always runs first
     alternated() { if [ $(($1 % 2)) = 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi; }
     tagged() { sed "s/^{/{$1,/"; } # JSON lines with the fields $1 added in front
+    # FILE PART A ARGS_A B ARGS_B: bench_predict on the astronaut photo with ARGS_A and with
+    # ARGS_B (flags, split on spaces), alternated over 8 rounds, each JSON line with its round
+    predict_alternated() {
+        local file=$1 part=$2 a=$3 args_a=$4 b=$5 args_b=$6 r v args
+        for r in 1 2 3 4 5 6 7 8; do
+            for v in $(alternated $r "$a" "$b"); do
+                args=$args_a
+                [ "$v" = "$b" ] && args=$args_b
+                # shellcheck disable=SC2086 # $args is flags
+                lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" \
+                    "$root/examples/astronaut.png" --mtcnn "$mtcnn" $args --reps 21 --json \
+                    2>> "$out/log.txt" | tagged "\"round\":$r" >> "$file" ||
+                    echo "$part: bench_predict ($v) failed" >> "$out/log.txt"
+            done
+        done
+    }
     for f in "$d"/lib/*.xz; do
         [ -e "${f%.xz}" ] || unxz "$f" > "${f%.xz}"
     done
@@ -153,15 +169,8 @@ run() {
         "$py" "$root/bench/ab_summary.py" "$out/ab.jsonl" | tee "$out/ab-summary.txt" >> "$out/log.txt"
     fi
     if has precision; then # the network in fp32 and in bf16: speed, and accuracy on the caches
-        local r p c name
-        for r in 1 2 3 4 5 6 7 8; do
-            for p in $(alternated $r fp32 bf16); do
-                lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" \
-                    "$root/examples/astronaut.png" --mtcnn "$mtcnn" --precision "$p" --reps 21 \
-                    --json 2>> "$out/log.txt" | tagged "\"round\":$r" >> "$out/precision.jsonl" ||
-                    echo "precision: bench_predict ($p) failed" >> "$out/log.txt"
-            done
-        done
+        local p c name
+        predict_alternated "$out/precision.jsonl" precision fp32 "--precision fp32" bf16 "--precision bf16"
         for c in "$d"/caches/*.rlg.xz; do
             [ -e "$c" ] || continue
             name=$(basename "$c" .rlg.xz)
@@ -175,17 +184,7 @@ run() {
         done
     fi
     if has flip; then # what test-time flip averaging costs per photo
-        local r f
-        for r in 1 2 3 4 5 6 7 8; do
-            for f in $(alternated $r off on); do
-                local flag=()
-                [ "$f" = on ] && flag=(--flip)
-                lib "$d/bin/bench_predict" "$root/models/relage-default.safetensors" \
-                    "$root/examples/astronaut.png" --mtcnn "$mtcnn" "${flag[@]}" --reps 21 --json \
-                    2>> "$out/log.txt" | tagged "\"round\":$r" >> "$out/flip.jsonl" ||
-                    echo "flip: bench_predict ($f) failed" >> "$out/log.txt"
-            done
-        done
+        predict_alternated "$out/flip.jsonl" flip off "" on --flip
     fi
     if has fp32; then
         kernels fp32 --arch resnet50 --batch 1
